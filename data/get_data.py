@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Fetch a dataset (CIFAR) or its long-tail split files (ImageNet-LT, Places-LT) into data/.
+
+    python data/get_data.py cifar10     --root data/cifar10      # torchvision download + extract
+    python data/get_data.py cifar100    --root data/cifar100
+    python data/get_data.py imagenet_lt --root data/ImageNet_LT  # the ImageNet_LT_{train,val,test}.txt split files
+    python data/get_data.py places_lt   --root data/Places_LT    # the Places_LT_{train,val,test}.txt split files
+
+The split files come from the De-confound-TDE repository (KaihuaTang/Long-Tailed-Recognition.pytorch);
+their line counts are checked before they are written (atomically). ImageNet and Places365
+images are not fetched: the script says which ones are needed and where they go.
+Exit code 0 on success, 1 on a network failure or an incomplete / wrong download, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import List, Optional
+
+HERE = Path(__file__).resolve().parent
+try:  # run from a checkout without `pip install -e .`
+    import ltkit  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    sys.path.insert(0, str(HERE.parent))
+
+from ltkit.data.listfile import EXPECTED_LINES, IMAGE_SOURCES, SPLIT_FILES  # noqa: E402
+from ltkit.utils import atomic_write  # noqa: E402
+
+DATASETS = ("cifar10", "cifar100", "imagenet_lt", "places_lt")
+DEFAULT_ROOTS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT"}
+SPLIT_BASE_URL = "https://raw.githubusercontent.com/KaihuaTang/Long-Tailed-Recognition.pytorch/master/classification/data"
+REMOTE_FOLDER = {"imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT"}
+OLTR_URL = "https://github.com/zhmiao/OpenLongTailRecognition-OLTR"
+
+
+class FetchError(Exception):
+    """A download that failed; the message is one line for the user."""
+
+
+def split_file_url(name: str, fname: str) -> str:
+    return f"{SPLIT_BASE_URL}/{REMOTE_FOLDER[name]}/{fname}"
+
+
+def count_list_lines(text: str) -> int:
+    """Non-blank lines of a split file."""
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def verify_list_text(text: str, expected_lines: int, what: str) -> None:
+    """Raise ValueError unless ``text`` has ``expected_lines`` lines of ``<path> <int label>``."""
+    n = 0
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.rsplit(None, 1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise ValueError(f"{what}: line {lineno} is not '<path> <int label>': {line[:80]!r}")
+        n += 1
+    if n != expected_lines:
+        raise ValueError(f"{what}: {n} lines, expected {expected_lines}")
+
+
+def download_text(url: str, timeout: float) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"HTTP {e.code} for {url}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        reason = getattr(e, "reason", e)
+        raise FetchError(f"could not reach {url}: {reason}") from None
+
+
+def fetch_split_files(name: str, root: Path, timeout: float = 60.0, force: bool = False) -> List[str]:
+    """Fetch the three split files of ``name`` into ``root``; return problems (empty = all good).
+
+    Raises FetchError on a network failure (no connection, DNS, timeout).
+    """
+    problems = []
+    for split, fname in SPLIT_FILES[name].items():
+        dest = root / fname
+        expected = EXPECTED_LINES[name][split]
+        if dest.is_file() and not force:
+            try:
+                verify_list_text(dest.read_text(encoding="utf-8"), expected, str(dest))
+                print(f"{dest}: already present ({expected} lines)")
+                continue
+            except ValueError as e:
+                print(f"{e}; fetching it again")
+        url = split_file_url(name, fname)
+        try:
+            text = download_text(url, timeout)
+        except FetchError as e:
+            if str(e).startswith("HTTP 404"):
+                hint = f" Get {fname} from the OLTR release ({OLTR_URL}, its data links) and put it at {dest}." \
+                    if split == "train" else ""
+                problems.append(f"{fname}: not found at {url}.{hint}")
+                continue
+            raise
+        try:
+            verify_list_text(text, expected, url)
+        except ValueError as e:
+            problems.append(str(e))
+            continue
+        atomic_write(dest, lambda f: f.write(text))
+        print(f"{dest}: {expected} lines")
+    return problems
+
+
+def fetch_cifar(name: str, root: Path) -> None:
+    from torchvision import datasets
+
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        cls(str(root), train=True, download=True)
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        raise FetchError(f"could not download {name} into {root}: {getattr(e, 'reason', e)}") from None
+    folder = "cifar-10-batches-py" if name == "cifar10" else "cifar-100-python"
+    print(f"{root / folder}: ready (load with ltkit.data.load_cifar_lt({str(root)!r}, "
+          f"num_classes={10 if name == 'cifar10' else 100}))")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset", choices=DATASETS)
+    ap.add_argument("--root", type=Path, default=None,
+                    help="target folder (default: data/cifar10, data/cifar100, data/ImageNet_LT or data/Places_LT)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per download request (default 60)")
+    ap.add_argument("--force", action="store_true", help="fetch split files again even if present and valid")
+    args = ap.parse_args(argv)
+    if args.timeout <= 0:
+        ap.error(f"--timeout: must be > 0, got {args.timeout}")
+    root: Path = args.root if args.root is not None else HERE / DEFAULT_ROOTS[args.dataset]
+
+    try:
+        if args.dataset in ("cifar10", "cifar100"):
+            fetch_cifar(args.dataset, root)
+            return 0
+        problems = fetch_split_files(args.dataset, root, timeout=args.timeout, force=args.force)
+    except FetchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Images are not downloaded by this script. Still needed under {root}: {IMAGE_SOURCES[args.dataset]}.")
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

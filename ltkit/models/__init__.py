@@ -1,0 +1,30 @@
+"""Backbones and classifier heads behind small registries (``create_*`` / ``list_*``)."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from .backbones import BACKBONES, create_backbone, list_backbones
+from .classifiers import CLASSIFIERS, Classifier, NormalizedClassifier, create_classifier, list_classifiers
+
+
+@functools.lru_cache(maxsize=None)
+def backbone_out_features(name: str) -> int:
+    """The feature dimension D of a registered backbone, without allocating its weights."""
+    with torch.device("meta"):
+        return int(create_backbone(name).out_features)
+
+
+__all__ = [
+    "BACKBONES",
+    "CLASSIFIERS",
+    "Classifier",
+    "NormalizedClassifier",
+    "backbone_out_features",
+    "create_backbone",
+    "create_classifier",
+    "list_backbones",
+    "list_classifiers",
+]

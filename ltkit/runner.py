@@ -1,0 +1,131 @@
+"""``ltkit.run(cfg)``: train, evaluate, write the run record, return the run folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import RESUMABLE_FIELDS, RunConfig
+from .data import load_dataset, shot_groups
+from .evaluate import evaluate_features, extract_features, per_class_accuracy
+from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
+from .train import CHECKPOINT, build_model, load_stage1, train
+from .utils import resolve_device, seed_everything
+
+
+def _differences(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, tuple]:
+    keys = (set(old) | set(new)) - RESUMABLE_FIELDS
+    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
+    ckpt = run_dir / CHECKPOINT
+    if not ckpt.is_file():
+        return
+    saved = torch.load(ckpt, map_location="cpu", weights_only=True).get("config", {})
+    diff = _differences(saved, cfg.training_dict())
+    if diff:
+        lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
+        raise ValueError(
+            f"output_dir: {run_dir} holds a run with other training parameters ({lines}); "
+            "use another output_dir, or delete that folder to start over"
+        )
+
+
+def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
+    """Train and evaluate one configuration; returns the run folder.
+
+    Re-running the same configuration in the same ``output_dir`` resumes after the last
+    finished epoch; if the run is complete already, its record is kept and returned. Changing
+    only evaluation settings (``alpha``, ``tau_norm_p``) re-evaluates the trained model without
+    training again.
+    """
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"run() takes a RunConfig, got {type(cfg).__name__}")
+    run_dir = Path(cfg.resolved_output_dir)
+    if is_complete(run_dir):
+        if read_run(run_dir).get("params") == cfg.to_dict():
+            log(f"{run_dir}: complete already, nothing to do")
+            return run_dir
+    _check_resumable(cfg, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    data = load_dataset(cfg)
+    model = build_model(cfg, data.num_classes)
+    if cfg.init_from:
+        load_stage1(model, cfg.init_from)
+    record: Dict[str, Any] = {
+        "status": "running",
+        "run_name": cfg.run_name,
+        "params": cfg.to_dict(),
+        "environment": environment(device),
+        "train_counts": data.train_counts.tolist(),
+    }
+    write_run_json(run_dir, record)
+    log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
+        f"{cfg.epochs} epochs on {device} -> {run_dir}")
+
+    t_train = time.perf_counter()
+    history = train(cfg, data, model, run_dir, device, log=log)
+    train_s = time.perf_counter() - t_train
+
+    t_eval = time.perf_counter()
+    features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
+                                        num_workers=cfg.num_workers, amp=cfg.amp, progress=cfg.progress)
+    counts = data.train_counts
+    mean_feature = model.moving_average.mean.detach().cpu()
+    metrics, logits = evaluate_features(model.classifier, features, labels, counts,
+                                        mean_feature=mean_feature, alpha=cfg.alpha)
+    eval_s = time.perf_counter() - t_eval
+
+    hist = pd.DataFrame(history)
+    write_csv(run_dir / "history.csv", hist)
+    per_class = pd.DataFrame({"class": np.arange(data.num_classes), "train_count": counts,
+                              "group": shot_groups(counts)})
+    if getattr(data.test, "class_names", None):
+        per_class.insert(1, "name", data.test.class_names)
+    for name, lg in logits.items():
+        per_class[f"acc_{name}"] = per_class_accuracy(lg.argmax(1), labels.numpy(), data.num_classes)
+    write_csv(run_dir / "per_class.csv", per_class)
+    weight = getattr(model.classifier, "weight", None)
+    write_npz(run_dir / "outputs.npz", features=features.numpy(), labels=labels.numpy(),
+              weight=(weight.detach().float().cpu().numpy() if weight is not None else np.zeros((0,))),
+              mean_feature=mean_feature.numpy(), train_counts=np.asarray(counts),
+              **{f"logits_{k}": v for k, v in logits.items()})
+
+    record.update({
+        "status": "complete",
+        "timings": {
+            # train_s sums the epochs' times over every call (a resumed run included)
+            "train_s": round(float(sum(h["time_s"] for h in history)), 3),
+            "train_s_this_call": round(train_s, 3),
+            "eval_s": round(eval_s, 3),
+            "total_s_this_call": round(time.perf_counter() - t_start, 3),
+            "train_images_per_s": round(float(np.mean([h["images_per_s"] for h in history])), 1) if history else None,
+        },
+        "metrics": metrics,
+    })
+    write_run_json(run_dir, record)
+    log(format_metrics(metrics, title=cfg.run_name))
+    return run_dir
+
+
+def format_metrics(metrics: Dict[str, dict], title: str = "") -> str:
+    """A small fixed-width table of many/medium/few/overall per evaluation."""
+    def f(v):
+        return "   -  " if v is None else f"{v:6.2f}"
+
+    lines = [title] if title else []
+    lines.append(f"{'evaluation':<12}{'many':>8}{'medium':>8}{'few':>8}{'overall':>9}  alpha")
+    for name, m in metrics.items():
+        alpha = f"{m['alpha']:.3f}" if m.get("alpha") is not None else ""
+        lines.append(f"{name:<12}{f(m['many']):>8}{f(m['medium']):>8}{f(m['few']):>8}{f(m['overall']):>9}  {alpha}")
+    return "\n".join(lines)

@@ -1,0 +1,267 @@
+"""The one training loop: schedules, moving-average feature, checkpoint/resume.
+
+Schedules reproduce the authors' per-epoch learning rates (REFERENCE 1.2): their scheduler
+steps at the *start* of each epoch, so 1-based epoch e trains at the rate the scheduler gives
+for ``last_epoch = e`` (cosine: the last epoch runs at lr 0).
+
+Every epoch ends with an atomic checkpoint (``checkpoint.pt``: model incl. the moving-average
+buffer, optimizer, finished epoch, history, config). Each epoch's data order and augmentation
+come from generators seeded by (seed, epoch), so a run killed after epoch k and resumed gives
+the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .config import RunConfig
+from .data import LTData, augment_batch, epoch_indices
+from .data.base import TensorImages
+from .losses import create_loss
+from .models import create_backbone, create_classifier
+from .tde import MovingAverageFeature, mu_from_lr
+from .utils import torch_save
+
+CHECKPOINT = "checkpoint.pt"
+
+
+# ----------------------------------------------------------------------------- schedules
+def warmup_multistep_lr(epoch: int, lr: float, *, warmup_epochs: int = 5, milestones=(120, 160), factor: float = 0.01) -> float:
+    """lr0 * w_e * factor ** bisect_right(milestones, e), w_e = 1/3 (1 - e/W) + e/W for e < W."""
+    w = 1.0
+    if epoch < warmup_epochs:
+        t = epoch / warmup_epochs
+        w = (1 / 3) * (1 - t) + t
+    return lr * w * factor ** bisect.bisect_right(list(milestones), epoch)
+
+
+def cosine_lr(epoch: int, lr: float, *, epochs: int, eta_min: float = 0.0) -> float:
+    """eta_min + (lr0 - eta_min) (1 + cos(pi e / E)) / 2: epoch 1 is already below lr0, epoch E is 0."""
+    return eta_min + 0.5 * (lr - eta_min) * (1 + math.cos(math.pi * epoch / epochs))
+
+
+def lr_at_epoch(cfg: RunConfig, epoch: int) -> float:
+    """The learning rate of 1-based ``epoch`` under ``cfg``'s schedule (the authors' order)."""
+    if cfg.schedule == "cosine":
+        return cosine_lr(epoch, cfg.lr, epochs=cfg.epochs)
+    return warmup_multistep_lr(epoch, cfg.lr, warmup_epochs=cfg.warmup_epochs, milestones=cfg.milestones, factor=cfg.lr_factor)
+
+
+def mu_at_epoch(cfg: RunConfig, lr: float) -> float:
+    """Moving-average momentum for an epoch trained at ``lr`` (REFERENCE 1.5)."""
+    return mu_from_lr(lr) if cfg.mu_schedule == "lr_scaled" else cfg.mu
+
+
+# ----------------------------------------------------------------------------- model
+class LTModel(nn.Module):
+    """Backbone + classifier + the moving-average feature (a buffer in the state dict)."""
+
+    def __init__(self, backbone: nn.Module, classifier: nn.Module, mu: float = 0.9):
+        super().__init__()
+        self.backbone = backbone
+        self.classifier = classifier
+        self.moving_average = MovingAverageFeature(backbone.out_features, mu)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.backbone(x))
+
+
+def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
+    backbone = create_backbone(cfg.backbone)
+    classifier = create_classifier(
+        cfg.classifier, backbone.out_features, num_classes,
+        num_head=cfg.num_head, tau=cfg.tau, gamma=cfg.gamma, tau_norm_p=cfg.tau_norm_p,
+    )
+    return LTModel(backbone, classifier, cfg.mu)
+
+
+def load_stage1(model: LTModel, path: str) -> None:
+    """Two-stage decoupling: copy a stage-1 run's backbone (and, if shapes match, its linear
+    weights) into ``model``. ``path`` is a run folder or a checkpoint file."""
+    p = Path(path)
+    ckpt_path = p / CHECKPOINT if p.is_dir() else p
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"init_from: no checkpoint at {ckpt_path}; point it at a finished stage-1 run folder")
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["model"]
+    backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    model.backbone.load_state_dict(backbone)
+    w = state.get("classifier.fc.weight")
+    fc = getattr(model.classifier, "fc", None)
+    if w is not None and fc is not None and fc.weight.shape == w.shape:
+        with torch.no_grad():
+            fc.weight.copy_(w)
+    elif type(model.classifier).__name__ == "LWSClassifier":
+        raise ValueError(f"init_from: {ckpt_path} has no linear classifier weight of shape {tuple(fc.weight.shape)}; "
+                         "LWS needs a stage-1 run with classifier='linear'")
+
+
+# ----------------------------------------------------------------------------- data
+def epoch_generators(seed: int, epoch: int, device: torch.device) -> Tuple[np.random.Generator, torch.Generator]:
+    """The sampler RNG and the augmentation generator of one epoch: a function of (seed, epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(rng.integers(2**62)))
+    return rng, gen
+
+
+def steps_per_epoch(cfg: RunConfig, train_size: int) -> int:
+    full = train_size // cfg.batch_size
+    if full < 1:
+        raise ValueError(f"batch_size: {cfg.batch_size} is larger than the training set ({train_size} images)")
+    return min(full, cfg.steps_per_epoch) if cfg.steps_per_epoch else full
+
+
+def train_batches(
+    cfg: RunConfig, data: LTData, device: torch.device, epoch: int, steps: int, images_on_device: Optional[torch.Tensor]
+) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """(x, y) batches of one epoch on ``device``, augmented."""
+    rng, gen = epoch_generators(cfg.seed, epoch, device)
+    labels = np.asarray(data.train.targets)
+    idx = epoch_indices(labels, steps * cfg.batch_size, rng, sampler=cfg.sampler,
+                        num_classes=data.num_classes, samples_per_class=cfg.samples_per_class)
+    if isinstance(data.train, TensorImages):
+        assert images_on_device is not None
+        all_idx = torch.from_numpy(idx).to(device)
+        all_y = data.train.labels.to(device)[all_idx]
+        for s in range(steps):
+            b = all_idx[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            x = augment_batch(images_on_device[b], gen, mean=data.train.mean, std=data.train.std)
+            yield x, all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+        return
+    # file-backed datasets: DataLoader workers decode and augment
+    torch.manual_seed(int(rng.integers(2**62)))  # worker seeds derive from the main process RNG
+    batches = [idx[s * cfg.batch_size:(s + 1) * cfg.batch_size].tolist() for s in range(steps)]
+    loader = torch.utils.data.DataLoader(
+        data.train, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    for x, y in loader:
+        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+# ----------------------------------------------------------------------------- loop
+def _autocast(cfg: RunConfig, device: torch.device):
+    enabled = cfg.amp and device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def train(
+    cfg: RunConfig,
+    data: LTData,
+    model: LTModel,
+    run_dir: Path,
+    device: torch.device,
+    *,
+    log=print,
+) -> List[Dict[str, float]]:
+    """Train ``model`` for ``cfg.epochs`` epochs, resuming from ``run_dir/checkpoint.pt``.
+
+    Returns the history (one dict per epoch). The model ends in its trained state, on ``device``.
+    """
+    from tqdm.auto import tqdm
+
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    if cfg.freeze_backbone:
+        for p in model.backbone.parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    criterion = create_loss(
+        cfg.loss, class_counts=data.train_counts.tolist(), focal_gamma=cfg.focal_gamma, cb_beta=cfg.cb_beta,
+        ldam_max_margin=cfg.ldam_max_margin, drw_epoch=cfg.drw_epoch, la_tau=cfg.la_tau, logit_scale=cfg.tau,
+    ).to(device)
+
+    history: List[Dict[str, float]] = []
+    start = 1
+    ckpt_path = run_dir / CHECKPOINT
+    if ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        history = list(ckpt["history"])
+        start = int(ckpt["epoch"]) + 1
+        if start <= cfg.epochs:
+            log(f"resuming {run_dir} after epoch {start - 1}/{cfg.epochs}")
+
+    steps = steps_per_epoch(cfg, len(data.train))
+    images = data.train.images.to(device) if isinstance(data.train, TensorImages) else None
+    step_fn = _make_step(cfg, model, optimizer, criterion, device)
+    if cfg.compile:
+        step_fn = torch.compile(step_fn)
+
+    epochs_bar = tqdm(range(start, cfg.epochs + 1), initial=start - 1, total=cfg.epochs, disable=not cfg.progress,
+                      desc=cfg.run_name, unit="epoch", dynamic_ncols=True)
+    for epoch in epochs_bar:
+        lr = lr_at_epoch(cfg, epoch)
+        mu = mu_at_epoch(cfg, lr)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        model.moving_average.mu = mu
+        if hasattr(criterion, "set_epoch"):
+            criterion.set_epoch(epoch)
+        model.train()
+        if cfg.freeze_backbone:
+            model.backbone.eval()  # frozen means frozen: BN statistics stay those of stage 1
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        t0 = time.perf_counter()
+        batches = train_batches(cfg, data, device, epoch, steps, images)
+        if steps >= 20:  # a bar inside the epoch only where an epoch takes a while
+            batches = tqdm(batches, total=steps, leave=False, disable=not cfg.progress, desc=f"epoch {epoch}",
+                           dynamic_ncols=True)
+        for x, y in batches:
+            loss, n_correct = step_fn(x, y)
+            loss_sum += loss.detach() * y.shape[0]
+            correct += n_correct
+            seen += y.shape[0]
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elapsed = time.perf_counter() - t0
+        row = {
+            "epoch": epoch, "lr": lr, "mu": mu,
+            "loss": loss_sum.item() / seen, "train_acc": 100.0 * correct.item() / seen,
+            "images_per_s": seen / elapsed, "time_s": elapsed,
+        }
+        if not math.isfinite(row["loss"]):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")
+        history.append(row)
+        torch_save(ckpt_path, {
+            "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "history": history, "config": cfg.training_dict(),
+        })
+        epochs_bar.set_postfix(lr=f"{lr:.4g}", loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.1f}%",
+                               img_s=f"{row['images_per_s']:.0f}")
+    epochs_bar.close()
+    return history
+
+
+def _make_step(cfg: RunConfig, model: LTModel, optimizer, criterion, device):
+    def step(x: torch.Tensor, y: torch.Tensor):
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(cfg, device):
+            if cfg.freeze_backbone:
+                with torch.no_grad():
+                    feats = model.backbone(x)
+            else:
+                feats = model.backbone(x)
+            model.moving_average.update(feats)
+            logits = model.classifier(feats.float())
+        loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    return step

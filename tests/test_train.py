@@ -1,0 +1,154 @@
+"""Schedules against REFERENCE.md 1.2, and the loop: resume, records, two-stage."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import ltkit
+from ltkit import RunConfig
+from ltkit.results import load_runs
+from ltkit.train import cosine_lr, lr_at_epoch, warmup_multistep_lr
+
+
+def test_warmup_multistep_matches_reference_values():
+    cfg = RunConfig.preset("cifar10_lt_tde")
+    lrs = [lr_at_epoch(cfg, e) for e in range(1, 201)]
+    np.testing.assert_allclose(lrs[:4], [0.09333, 0.12, 0.14667, 0.17333], atol=5e-6)
+    assert all(lr == pytest.approx(0.2) for lr in lrs[4:119])  # e = 5..119
+    assert all(lr == pytest.approx(0.002) for lr in lrs[119:159])  # e = 120..159
+    assert all(lr == pytest.approx(2e-5) for lr in lrs[159:200])  # e = 160..200
+
+
+def test_cosine_is_torch_scheduler_stepped_before_each_epoch():
+    # the authors call scheduler.step() at the start of every epoch (REFERENCE 1.2)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=90, eta_min=0.0)
+    cfg = RunConfig.preset("imagenet_lt_tde")
+    for e in range(1, 91):
+        opt.step()
+        sched.step()
+        assert lr_at_epoch(cfg, e) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
+    assert cosine_lr(90, 0.2, epochs=90) == pytest.approx(0.0, abs=1e-15)  # the last epoch runs at lr 0
+    assert cosine_lr(1, 0.2, epochs=90) < 0.2
+
+
+def test_warmup_formula_independent():
+    for e in range(1, 5):
+        assert warmup_multistep_lr(e, 0.2) == pytest.approx(0.2 * ((1 / 3) * (1 - e / 5) + e / 5))
+
+
+TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
+            batch_size=16, epochs=2, lr=0.05, warmup_epochs=1, milestones=(2,), progress=False, num_workers=0,
+            device="cpu")
+
+
+def test_run_writes_a_complete_record(tmp_path):
+    cfg = RunConfig(**TINY, classifier="causal_norm", alpha=1.0, output_dir=str(tmp_path / "run"))
+    run_dir = ltkit.run(cfg, log=lambda *_: None)
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["status"] == "complete"
+    assert rec["params"] == cfg.to_dict()
+    assert set(rec["metrics"]) == {"plain", "tde"}
+    for m in rec["metrics"].values():
+        assert set(m) >= {"overall", "many", "medium", "few"}
+    assert rec["metrics"]["tde"]["alpha"] == 1.0
+    assert rec["environment"]["torch"] == torch.__version__
+    assert rec["train_counts"] == [40, 18, 8, 4]
+    hist = pd.read_csv(run_dir / "history.csv")
+    assert list(hist.epoch) == [1, 2] and set(hist.columns) >= {"lr", "loss", "train_acc", "mu"}
+    pc = pd.read_csv(run_dir / "per_class.csv")
+    assert list(pc.train_count) == [40, 18, 8, 4] and list(pc.group) == ["medium", "few", "few", "few"]
+    assert set(pc.columns) >= {"acc_plain", "acc_tde", "group"}
+    out = np.load(run_dir / "outputs.npz")
+    assert out["features"].shape == (400, 128) and out["labels"].shape == (400,)
+    assert out["logits_tde"].shape == (400, 4) and out["mean_feature"].shape == (128,)
+    assert np.abs(out["mean_feature"]).sum() > 0
+    # the record's numbers are the cached logits' numbers
+    acc = 100 * (out["logits_tde"].argmax(1) == out["labels"]).mean()
+    assert rec["metrics"]["tde"]["overall"] == pytest.approx(acc)
+    df = load_runs(tmp_path)
+    assert sorted(df.evaluation) == ["plain", "tde"] and (df.dataset == "synthetic_lt").all()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
+    base = dict(TINY, epochs=3, classifier="causal_norm", alpha=1.0)
+    full = ltkit.run(RunConfig(**base, output_dir=str(tmp_path / "full")), log=lambda *_: None)
+    # "kill" after epoch 1: run one epoch's worth, then rewrite its checkpoint as a 3-epoch run's
+    part_dir = tmp_path / "part"
+    ltkit.run(RunConfig(**{**base, "epochs": 1}, output_dir=str(part_dir)), log=lambda *_: None)
+    ck = torch.load(part_dir / "checkpoint.pt", weights_only=True)
+    ck["config"] = RunConfig(**base).training_dict()
+    torch.save(ck, part_dir / "checkpoint.pt")
+    (part_dir / "run.json").unlink()
+    logs = []
+    ltkit.run(RunConfig(**base, output_dir=str(part_dir)), log=logs.append)
+    assert any("resuming" in line and "after epoch 1/3" in line for line in logs)
+    a = torch.load(full / "checkpoint.pt", weights_only=True)
+    b = torch.load(part_dir / "checkpoint.pt", weights_only=True)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=1e-6, msg=k)
+    ra = json.loads((full / "run.json").read_text())["metrics"]
+    rb = json.loads((part_dir / "run.json").read_text())["metrics"]
+    assert ra == rb
+
+
+def test_rerun_complete_is_a_no_op_and_other_params_refused(tmp_path):
+    cfg = RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "r"))
+    ltkit.run(cfg, log=lambda *_: None)
+    mtime = (tmp_path / "r" / "run.json").stat().st_mtime_ns
+    logs = []
+    ltkit.run(cfg, log=logs.append)
+    assert "complete already" in logs[0]
+    assert (tmp_path / "r" / "run.json").stat().st_mtime_ns == mtime
+    with pytest.raises(ValueError, match=r"output_dir: .* other training parameters \(lr: 0.05 -> 0.1\)"):
+        ltkit.run(cfg.replace(lr=0.1), log=lambda *_: None)
+
+
+def test_changing_alpha_reevaluates_without_training(tmp_path):
+    cfg = RunConfig(**TINY, classifier="causal_norm", alpha=0.5, output_dir=str(tmp_path / "r"))
+    ltkit.run(cfg, log=lambda *_: None)
+    logs = []
+    ltkit.run(cfg.replace(alpha=None), log=logs.append)
+    assert not any("epoch" in line and "loss" in line for line in logs)
+    rec = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert rec["metrics"]["tde"]["alpha_source"] == "suggest_alpha"
+    out = np.load(tmp_path / "r" / "outputs.npz")
+    from ltkit.tde import suggest_alpha
+    assert rec["metrics"]["tde"]["alpha"] == pytest.approx(
+        suggest_alpha(torch.tensor(out["features"]), torch.tensor(out["mean_feature"])), rel=1e-6)
+
+
+def test_two_stage_lws_trains_only_scales(tmp_path):
+    s1 = ltkit.run(RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "s1")), log=lambda *_: None)
+    cfg = RunConfig(**{**TINY, "epochs": 1}, classifier="lws", sampler="class_balanced", freeze_backbone=True,
+                    init_from=str(s1), output_dir=str(tmp_path / "lws"))
+    ltkit.run(cfg, log=lambda *_: None)
+    a = torch.load(s1 / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "lws" / "checkpoint.pt", weights_only=True)["model"]
+    for k, v in a.items():
+        if k.startswith("backbone."):
+            torch.testing.assert_close(v, b[k], msg=k)  # frozen, BN statistics included
+    torch.testing.assert_close(a["classifier.fc.weight"], b["classifier.fc.weight"])
+    assert not torch.equal(b["classifier.scales"], torch.ones(4))
+
+
+def test_init_from_missing_checkpoint(tmp_path):
+    cfg = RunConfig(**TINY, classifier="lws", freeze_backbone=True, init_from=str(tmp_path / "nope"),
+                    output_dir=str(tmp_path / "r"))
+    with pytest.raises(FileNotFoundError, match="init_from: no checkpoint at"):
+        ltkit.run(cfg, log=lambda *_: None)
+
+
+@pytest.mark.parametrize("loss,classifier", [("ce", "linear"), ("focal", "linear"), ("ldam", "cosine"),
+                                             ("balanced_softmax", "capsule"), ("class_balanced", "tau_norm")])
+def test_losses_and_classifiers_train(tmp_path, loss, classifier):
+    cfg = RunConfig(**{**TINY, "epochs": 1}, loss=loss, classifier=classifier, drw_epoch=1 if loss == "ldam" else 0,
+                    output_dir=str(tmp_path / "r"))
+    rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())
+    assert all(math.isfinite(m["overall"]) for m in rec["metrics"].values())
