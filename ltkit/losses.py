@@ -85,7 +85,7 @@ class ClassBalancedCE(_Loss):
         self.register_buffer("weight", effective_number_weights(class_counts, cb_beta))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, target, weight=self.weight)
+        return F.cross_entropy(logits, target, weight=self.weight.to(logits.dtype))
 
 
 @LOSSES.register("ldam")
@@ -106,7 +106,7 @@ class LDAMLoss(_Loss):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         shifted = logits - F.one_hot(target, logits.shape[1]).to(logits) * (self.logit_scale * self.margins[target])[:, None]
-        return F.cross_entropy(shifted, target, weight=self.drw_weight if self.reweight else None)
+        return F.cross_entropy(shifted, target, weight=self.drw_weight.to(logits.dtype) if self.reweight else None)
 
 
 @LOSSES.register("logit_adjusted")
