@@ -27,11 +27,12 @@ DEFAULT_DATA_ROOTS = {
     "places_lt": "data/Places_LT",
 }
 
-#: fields that change neither training nor the evaluated numbers' meaning: a run may be
-#: resumed, or its record reused, with different values of these
-RESUMABLE_FIELDS = frozenset(
-    {"device", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download", "alpha", "tau_norm_p"}
-)
+#: fields that say where and how a run executes, not what it computes: a complete run's
+#: record is reused whatever their values
+EXECUTION_FIELDS = frozenset({"device", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
+#: fields a run may be resumed with different values of: the execution fields and the
+#: evaluation-only settings (changing those re-evaluates the trained model)
+RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p"}
 
 
 @dataclass(frozen=True)

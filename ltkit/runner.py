@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import RESUMABLE_FIELDS, RunConfig
+from .config import EXECUTION_FIELDS, RESUMABLE_FIELDS, RunConfig
 from .data import load_dataset, shot_groups
 from .evaluate import evaluate_features, extract_features, per_class_accuracy
 from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
@@ -49,7 +49,9 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         raise TypeError(f"run() takes a RunConfig, got {type(cfg).__name__}")
     run_dir = Path(cfg.resolved_output_dir)
     if is_complete(run_dir):
-        if read_run(run_dir).get("params") == cfg.to_dict():
+        saved = read_run(run_dir).get("params", {})
+        now = cfg.to_dict()
+        if all(saved.get(k) == v for k, v in now.items() if k not in EXECUTION_FIELDS):
             log(f"{run_dir}: complete already, nothing to do")
             return run_dir
     _check_resumable(cfg, run_dir)

@@ -27,6 +27,7 @@ from .data import LTData, augment_batch, epoch_indices
 from .data.base import TensorImages
 from .losses import create_loss
 from .models import create_backbone, create_classifier
+from .models.classifiers import LWSClassifier
 from .tde import MovingAverageFeature, mu_from_lr
 from .utils import torch_save
 
@@ -84,8 +85,10 @@ def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
 
 
 def load_stage1(model: LTModel, path: str) -> None:
-    """Two-stage decoupling: copy a stage-1 run's backbone (and, if shapes match, its linear
-    weights) into ``model``. ``path`` is a run folder or a checkpoint file."""
+    """Two-stage decoupling: copy a stage-1 run's backbone into ``model``, and for LWS also its
+    linear classifier weights (LWS only re-scales them). Any other classifier starts from its
+    fresh initialisation, which is cRT (classifier re-training). ``path`` is a run folder or a
+    checkpoint file."""
     p = Path(path)
     ckpt_path = p / CHECKPOINT if p.is_dir() else p
     if not ckpt_path.is_file():
@@ -93,14 +96,13 @@ def load_stage1(model: LTModel, path: str) -> None:
     state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["model"]
     backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     model.backbone.load_state_dict(backbone)
-    w = state.get("classifier.fc.weight")
-    fc = getattr(model.classifier, "fc", None)
-    if w is not None and fc is not None and fc.weight.shape == w.shape:
+    if isinstance(model.classifier, LWSClassifier):
+        w = state.get("classifier.fc.weight")
+        if w is None or w.shape != model.classifier.fc.weight.shape:
+            raise ValueError(f"init_from: {ckpt_path} has no linear classifier weight of shape "
+                             f"{tuple(model.classifier.fc.weight.shape)}; LWS needs a stage-1 run with classifier='linear'")
         with torch.no_grad():
-            fc.weight.copy_(w)
-    elif type(model.classifier).__name__ == "LWSClassifier":
-        raise ValueError(f"init_from: {ckpt_path} has no linear classifier weight of shape {tuple(fc.weight.shape)}; "
-                         "LWS needs a stage-1 run with classifier='linear'")
+            model.classifier.fc.weight.copy_(w)
 
 
 # ----------------------------------------------------------------------------- data

@@ -105,6 +105,8 @@ def test_rerun_complete_is_a_no_op_and_other_params_refused(tmp_path):
     logs = []
     ltkit.run(cfg, log=logs.append)
     assert "complete already" in logs[0]
+    ltkit.run(cfg.replace(progress=True, num_workers=3), log=logs.append)  # execution settings only
+    assert "complete already" in logs[1]
     assert (tmp_path / "r" / "run.json").stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match=r"output_dir: .* other training parameters \(lr: 0.05 -> 0.1\)"):
         ltkit.run(cfg.replace(lr=0.1), log=lambda *_: None)
