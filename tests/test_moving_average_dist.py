@@ -1,0 +1,33 @@
+"""Under torch.distributed the moving-average feature is averaged over ranks, so every rank
+holds the same one (2 CPU processes, gloo backend)."""
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from ltkit.tde import MovingAverageFeature
+
+
+def _worker(rank, world, init_file, out_file):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        ma = MovingAverageFeature(3, mu=0.9)
+        for step in range(3):
+            g = torch.Generator().manual_seed(100 * step + rank)
+            ma.update(torch.rand(4, 3, generator=g))  # each rank sees its own batch
+        torch.save(ma.mean, f"{out_file}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_moving_average_is_all_reduced(tmp_path):
+    world = 2
+    mp.spawn(_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "mean")), nprocs=world, join=True)
+    means = [torch.load(tmp_path / f"mean.{r}") for r in range(world)]
+    torch.testing.assert_close(means[0], means[1])
+    # equal to one process seeing the whole global batch (the mean of the per-rank means)
+    expected = torch.zeros(3)
+    for step in range(3):
+        batch = torch.cat([torch.rand(4, 3, generator=torch.Generator().manual_seed(100 * step + r)) for r in range(world)])
+        expected = 0.9 * expected + batch.mean(0)
+    torch.testing.assert_close(means[0], expected)
