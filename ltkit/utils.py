@@ -25,6 +25,7 @@ def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "w") 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
@@ -37,6 +38,12 @@ def atomic_write(path: PathLike, write: Callable[[Any], None], mode: str = "w") 
             pass
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: PathLike, obj: Any) -> Path:

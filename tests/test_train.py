@@ -154,3 +154,18 @@ def test_losses_and_classifiers_train(tmp_path, loss, classifier):
                     output_dir=str(tmp_path / "r"))
     rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())
     assert all(math.isfinite(m["overall"]) for m in rec["metrics"].values())
+
+
+def test_atomic_write_gives_normal_permissions_and_leaves_no_temp(tmp_path):
+    import os
+
+    from ltkit.utils import write_json
+
+    p = write_json(tmp_path / "a.json", {"x": 1})
+    assert json.loads(p.read_text()) == {"x": 1}
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(TypeError):
+        write_json(tmp_path / "a.json", {"x": object()})  # a failing write keeps the old file
+    assert json.loads(p.read_text()) == {"x": 1} and [f.name for f in tmp_path.iterdir()] == ["a.json"]
