@@ -15,7 +15,7 @@ from typing import Optional
 import pandas as pd
 
 from .config import RunConfig
-from .results import load_runs
+from .results import load_runs, write_csv
 from .runner import run
 from .utils import write_text
 
@@ -49,8 +49,7 @@ def quickstart(output_dir: str = "results/quickstart", *, epochs: Optional[int] 
         rows.append({"method": method, "many": r.many, "medium": r.medium, "few": r.few, "overall": r.overall,
                      "alpha": r.alpha, "run": Path(r.run_dir).name})
     summary = pd.DataFrame(rows)
-    summary.to_csv(out / "summary.csv.tmp", index=False)
-    (out / "summary.csv.tmp").replace(out / "summary.csv")
+    write_csv(out / "summary.csv", summary)
     text = summary_markdown(summary)
     write_text(out / "summary.md", text + "\n")
     _figures(summary, run_dirs, out)
