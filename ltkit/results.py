@@ -8,7 +8,8 @@ A run folder holds
 * ``history.csv``: per epoch lr, mu, loss, train accuracy, images/s;
 * ``per_class.csv``: per class train count, shot group, and accuracy under each evaluation;
 * ``outputs.npz`` (git-ignored): test features, labels, logits per evaluation, the classifier
-  weight, the moving-average feature and the train class counts, for post-hoc work;
+  weight, the moving-average feature, the train class counts and the per-class mean train
+  feature (``class_means``, for NCM), for post-hoc work;
 * ``checkpoint.pt`` (git-ignored): the last finished epoch, to resume from.
 
 Every file is written atomically (temp file + rename).
@@ -134,3 +135,141 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     for c in ("overall", "many", "medium", "few", "alpha"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
+
+
+# ----------------------------------------------------------------------------- paper tables
+PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "results" / "paper" / "numbers.csv"
+
+#: benchmark columns of each paper table, in the paper's order
+TABLE_COLUMNS = {
+    "table2": ["many", "medium", "few", "overall"],
+    "table3": ["cifar100_lt-r100", "cifar100_lt-r50", "cifar100_lt-r10",
+               "cifar10_lt-r100", "cifar10_lt-r50", "cifar10_lt-r10"],
+}
+
+
+def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
+    """The paper's reported numbers (``results/paper/numbers.csv``): table, benchmark, method,
+    source (ours / paper / reimplemented / quoted), metric, value."""
+    p = Path(path) if path is not None else PAPER_NUMBERS
+    if not p.is_file():
+        raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship in the ltkit repository under "
+                                "results/paper/numbers.csv (pass path= to read another copy)")
+    return pd.read_csv(p)
+
+
+def method_name(row: Dict[str, Any]) -> str:
+    """The paper's name for a (run parameters, evaluation) row of ``load_runs``."""
+    clf, ev, loss = row.get("classifier"), row.get("evaluation"), row.get("loss", "ce")
+    if clf in ("causal_norm", "cosine", "capsule"):
+        base = {"causal_norm": "De-confound", "cosine": "Cosine", "capsule": "Capsule"}[clf]
+        name = base + ("-TDE" if ev == "tde" else "")
+        return name if loss == "ce" else f"{name} + {loss}"
+    if clf == "lws":
+        return "Decouple-LWS"
+    if clf == "tau_norm" and ev == "tau_norm":
+        return "Decouple-tau-norm"
+    if clf in ("linear", "tau_norm"):
+        if row.get("init_from") and row.get("freeze_backbone"):
+            return "Decouple-cRT"
+        return {"ce": "Baseline", "focal": "Focal Loss", "class_balanced": "Class-balanced Loss",
+                "balanced_softmax": "Balanced Softmax", "logit_adjusted": "Logit Adjustment"}.get(loss, f"linear + {loss}")
+    return f"{clf} ({ev})"
+
+
+def benchmark_name(row: Dict[str, Any]) -> str:
+    ds = row.get("dataset")
+    if ds in ("cifar10_lt", "cifar100_lt", "synthetic_lt"):
+        return f"{ds}-r{float(row.get('imb_ratio')):g}"
+    return str(ds)
+
+
+def _cell(values: pd.Series) -> Dict[str, Any]:
+    v = values.dropna().astype(float)
+    return {"mean": v.mean() if len(v) else None, "std": v.std(ddof=1) if len(v) > 1 else None, "n": int(len(v))}
+
+
+def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Our results next to the paper's for ``table`` ("table2" or "table3").
+
+    One row per (method, column): ``ours_mean``, ``ours_std`` (over seeds; None for n < 2),
+    ``n``, ``paper`` (None where the paper has no such row), ``diff`` = ours_mean - paper, and
+    ``source`` of the paper's row (ours / paper / reimplemented / quoted; "ltkit" for a method
+    the paper does not report). Paper rows we have no runs for are kept with n = 0.
+    """
+    if table not in TABLE_COLUMNS:
+        raise ValueError(f"table: unknown value {table!r}; choose one of: {', '.join(TABLE_COLUMNS)}")
+    paper = paper_numbers()
+    paper = paper[paper.table == table]
+    ours = runs.copy()
+    if len(ours):
+        ours["method"] = [method_name(r) for r in ours.to_dict("records")]
+        ours["benchmark"] = [benchmark_name(r) for r in ours.to_dict("records")]
+    rows = []
+    if table == "table2":
+        mine = ours[ours.get("dataset", pd.Series(dtype=str)) == "imagenet_lt"] if len(ours) else ours
+        keys = [(m, c) for m in dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
+                for c in TABLE_COLUMNS[table]]
+        for method, col in keys:
+            sel = mine[mine.method == method][col] if len(mine) else pd.Series(dtype=float)
+            p = paper[(paper.method == method) & (paper.metric == col)]
+            rows.append({"method": method, "column": col, **_cell(sel), "paper": p.value.iloc[0] if len(p) else None,
+                         "source": p.source.iloc[0] if len(p) else "ltkit"})
+    else:
+        mine = ours[ours.benchmark.isin(TABLE_COLUMNS[table])] if len(ours) else ours
+        methods = dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
+        for method in methods:
+            for col in TABLE_COLUMNS[table]:
+                sel = mine[(mine.method == method) & (mine.benchmark == col)].overall if len(mine) else pd.Series(dtype=float)
+                p = paper[(paper.method == method) & (paper.benchmark == col)]
+                rows.append({"method": method, "column": col, **_cell(sel),
+                             "paper": p.value.iloc[0] if len(p) else None,
+                             "source": p.source.iloc[0] if len(p) else "ltkit"})
+    df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
+                  for m, p in zip(df.ours_mean, df.paper)]
+    return df
+
+
+def _fmt_cell(r) -> str:
+    if r.n == 0 or r.ours_mean is None or pd.isna(r.ours_mean):
+        ours = "-"
+    else:
+        ours = f"{r.ours_mean:.1f}" + (f" ± {r.ours_std:.1f}" if r.ours_std is not None and not pd.isna(r.ours_std) else "") + f" (n={r.n})"
+    paper = "-" if r.paper is None or pd.isna(r.paper) else f"{r.paper:.1f}"
+    mark = {"quoted": "^q", "reimplemented": "^r"}.get(r.source, "")
+    diff = "" if r.diff is None or pd.isna(r.diff) else f" [{r.diff:+.1f}]"
+    return f"{ours} / {paper}{mark}{diff}"
+
+
+def table_markdown(cmp: pd.DataFrame, title: str = "") -> str:
+    """Render ``compare_table`` as markdown: each cell 'ours mean ± std (n) / paper [diff]'."""
+    cols = list(dict.fromkeys(cmp.column))
+    lines = [f"**{title}**", ""] if title else []
+    lines += ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for method, g in cmp.groupby("method", sort=False):
+        cells = {r.column: _fmt_cell(r) for r in g.itertuples()}
+        lines.append(f"| {method} | " + " | ".join(cells[c] for c in cols) + " |")
+    lines += ["", "Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
+              "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."]
+    return "\n".join(lines)
+
+
+def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
+    """Render ``compare_table`` as a LaTeX tabular (booktabs)."""
+    cols = list(dict.fromkeys(cmp.column))
+
+    def esc(s: str) -> str:
+        return s.replace("_", r"\_").replace("%", r"\%")
+
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
+             "Method & " + " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    for method, g in cmp.groupby("method", sort=False):
+        cells = {r.column: esc(_fmt_cell(r)).replace("±", r"$\pm$").replace("^q", r"$^q$").replace("^r", r"$^r$")
+                 for r in g.itertuples()}
+        lines.append(esc(method) + " & " + " & ".join(cells[c] for c in cols) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(r"\caption{" + esc(caption) + "}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict
@@ -12,6 +13,8 @@ import torch
 
 from .config import EXECUTION_FIELDS, RESUMABLE_FIELDS, RunConfig
 from .data import load_dataset, shot_groups
+from .data.base import TensorImages
+from .data.listfile import imagenet_test_transform
 from .evaluate import evaluate_features, extract_features, per_class_accuracy
 from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
 from .train import CHECKPOINT, build_model, load_stage1, train
@@ -35,6 +38,18 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
             f"output_dir: {run_dir} holds a run with other training parameters ({lines}); "
             "use another output_dir, or delete that folder to start over"
         )
+
+
+def train_class_means(model, data, device, cfg: RunConfig) -> torch.Tensor:
+    """Mean feature of each class over the un-augmented training images (C, D), for NCM."""
+    split = data.train
+    if not isinstance(split, TensorImages):  # file-backed: evaluate with the test-time transform
+        split = copy.copy(split)
+        split.transform = imagenet_test_transform()
+    feats, labels = extract_features(model, split, device, batch_size=cfg.eval_batch_size,
+                                     num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
+    sums = torch.zeros(data.num_classes, feats.shape[1]).index_add_(0, labels, feats)
+    return sums / torch.bincount(labels, minlength=data.num_classes).clamp_min(1)[:, None]
 
 
 def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
@@ -86,6 +101,7 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     mean_feature = model.moving_average.mean.detach().cpu()
     metrics, logits = evaluate_features(model.classifier, features, labels, counts,
                                         mean_feature=mean_feature, alpha=cfg.alpha)
+    class_means = train_class_means(model, data, device, cfg)
     eval_s = time.perf_counter() - t_eval
 
     hist = pd.DataFrame(history)
@@ -100,7 +116,7 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     weight = getattr(model.classifier, "weight", None)
     write_npz(run_dir / "outputs.npz", features=features.numpy(), labels=labels.numpy(),
               weight=(weight.detach().float().cpu().numpy() if weight is not None else np.zeros((0,))),
-              mean_feature=mean_feature.numpy(), train_counts=np.asarray(counts),
+              mean_feature=mean_feature.numpy(), train_counts=np.asarray(counts), class_means=class_means.numpy(),
               **{f"logits_{k}": v for k, v in logits.items()})
 
     record.update({

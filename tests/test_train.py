@@ -68,6 +68,16 @@ def test_run_writes_a_complete_record(tmp_path):
     assert out["features"].shape == (400, 128) and out["labels"].shape == (400,)
     assert out["logits_tde"].shape == (400, 4) and out["mean_feature"].shape == (128,)
     assert np.abs(out["mean_feature"]).sum() > 0
+    # NCM class means: the mean un-augmented train feature of each class
+    from ltkit.data import load_dataset, normalize_batch
+    from ltkit.train import build_model
+    data = load_dataset(cfg)
+    model = build_model(cfg, 4)
+    model.load_state_dict(torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"])
+    with torch.no_grad():
+        f = model.eval().backbone(normalize_batch(data.train.images, data.train.mean, data.train.std))
+    expected = np.stack([f[data.train.labels == c].mean(0).numpy() for c in range(4)])
+    np.testing.assert_allclose(out["class_means"], expected, rtol=1e-4, atol=1e-5)
     # the record's numbers are the cached logits' numbers
     acc = 100 * (out["logits_tde"].argmax(1) == out["labels"]).mean()
     assert rec["metrics"]["tde"]["overall"] == pytest.approx(acc)
