@@ -1,4 +1,5 @@
 # The two commands of the README: `make quickstart` and `make test`. Both install first.
+# `make lab` opens JupyterLab on notebooks/; `make smoke` runs the smoke batch with its report.
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install --disable-pip-version-check -q -c constraints.txt
 
@@ -10,8 +11,10 @@ install:
 	$(PIP_INSTALL) -e ".[dev]"
 	$(PYTHON) -m ipykernel install --user --name ltkit --display-name "Python (ltkit)" >/dev/null
 
+# executes notebooks/quickstart.ipynb headlessly; the executed copy lands beside its results
 quickstart: install
-	$(PYTHON) -m ltkit quickstart --output-dir results/quickstart
+	mkdir -p results/quickstart
+	$(PYTHON) -m papermill notebooks/quickstart.ipynb results/quickstart/quickstart.ipynb -k ltkit --log-output
 
 test: install
 	$(PYTHON) -m pytest

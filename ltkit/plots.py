@@ -154,19 +154,20 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
             from . import posthoc
             from .tde import head_cosines
 
-            fig, ax = plt.subplots(figsize=(8, 4))
+            fig, axes = plt.subplots(1, len(outputs), figsize=(6 * len(outputs), 4), squeeze=False, sharey=True)
             cos_rows = []
-            for d in outputs:
+            for d, ax in zip(outputs, axes[0]):
                 cached = posthoc.load_outputs(d)
                 sweep = posthoc.tde_alpha_sweep(cached)
-                alpha_sweep(sweep, ax=ax, label_prefix=f"{d.name}: " if len(outputs) > 1 else "",
-                            suggested=sweep.attrs.get("suggested_alpha"),
+                alpha_sweep(sweep, ax=ax, suggested=sweep.attrs.get("suggested_alpha"),
                             used=tde_runs[tde_runs.run_dir == str(d)].alpha.iloc[0])
+                ax.set_title(d.name, fontsize=10)
                 cos = head_cosines(torch.as_tensor(np.asarray(cached.features)),
                                    torch.as_tensor(np.asarray(cached.mean_feature)),
                                    num_head=int(cached.params.get("num_head", 2)))
                 cos_rows.append(pd.DataFrame({"cosine": cos.flatten().numpy(), "run": d.name}))
-            ax.set_title(f"{bench}: TDE alpha sweep (test set; for analysis, not selection)")
+            fig.suptitle(f"{bench}: TDE alpha sweep (test set; for analysis, not selection)")
+            fig.tight_layout()
             written[f"{bench}_alpha_sweep.png"] = save(fig, out / f"{bench}_alpha_sweep.png", pdf=pdf)
             fig, ax = plt.subplots(figsize=(8, 4))
             sns.histplot(pd.concat(cos_rows), x="cosine", hue="run" if len(cos_rows) > 1 else None, bins=40,
@@ -176,7 +177,7 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
     return written
 
 
-def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None, label_prefix: str = ""):
+def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None):
     """Accuracy (overall / many / medium / few) against alpha, with the heuristic's suggestion
     and the alpha the run used marked."""
     plt, sns = _plt()
@@ -184,7 +185,7 @@ def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None, labe
         _, ax = plt.subplots(figsize=(8, 4))
     for i, g in enumerate(("overall", "many", "medium", "few")):
         if g in sweep and sweep[g].notna().any():
-            ax.plot(sweep.alpha, sweep[g], marker=".", color=f"C{i}", label=f"{label_prefix}{g}")
+            ax.plot(sweep.alpha, sweep[g], marker=".", color=f"C{i}", label=g)
     if suggested is not None:
         ax.axvline(suggested, ls="--", color="grey", lw=1)
         ax.text(suggested, ax.get_ylim()[1], " suggest_alpha", va="top", fontsize=8, color="grey")

@@ -1,0 +1,548 @@
+"""``python -m ltkit.batch RECIPE.yaml``: run a grid of parameterized notebooks with papermill.
+
+A *recipe* (YAML) names a notebook and a set of parameter points; every point is one run,
+executed headlessly with papermill into its own folder ``output_root/<name>/``, where the
+executed notebook lives beside the run record (``run.json``) the notebook writes.
+
+Recipe format (top-level keys; anything else is an error)::
+
+    description: free text (optional, ignored)
+    notebook: notebooks/train_classification.ipynb     # default; relative to the cwd (repo root)
+    output_root: results/runs/smoke                    # required; run i goes to output_root/<name_i>
+    name: "{dataset}-r{imb_ratio:g}-{classifier}-s{seed}"   # a str.format over the run's parameters
+    base:                                              # parameters common to every run
+      dataset: synthetic_lt
+      epochs: 3
+    cases:                                             # optional: a list of parameter dicts
+      - {preset: cifar10_lt_tde, data_root: data/cifar10}
+      - {preset: cifar100_lt_tde, data_root: data/cifar100}
+    grid:                                              # param -> list of values: the Cartesian product
+      imb_ratio: [100, 50, 10]
+      seed: [0, 1, 2]
+    report: [notebooks/tables.ipynb, notebooks/figures.ipynb]   # default; [] for none
+
+The runs are ``cases x grid``: every case is combined with every grid point (no ``cases``
+means one empty case, no ``grid`` means one empty point), and the parameters of a run are
+``base``, updated by its case, updated by its grid point. A parameter may not be set by both a
+case and the grid (ambiguous). ``grid`` may also be a *list* of grids: the runs are then the
+union of their products, which adds combinations outside one rectangular grid, e.g.
+``grid: [{classifier: [linear, causal_norm], seed: [0, 1]}, {classifier: [tau_norm], seed: [0]}]``.
+
+Parameter names must be ``RunConfig`` fields or ``preset``; every point is checked at load
+time by building its ``RunConfig`` (``RunConfig.preset(preset, **params)`` when a preset is
+given), so a bad name or value fails before anything runs. ``name`` is formatted with the
+run's *resolved* configuration (preset values included) plus ``preset`` ("" when none);
+names must be unique and be a single folder name. ``output_dir`` is set by the batch
+(``output_root/<name>``) and passed to the notebook with the recipe's parameters; only the
+parameters the recipe sets are passed (the notebook's own defaults apply to the rest).
+
+Execution: a run whose ``run.json`` is complete (``ltkit.results.is_complete``) with the same
+training parameters is skipped, so a batch can simply be started again after a crash or a
+fix; a complete record whose parameters differ from the recipe's is run again (the runner
+then re-evaluates, or refuses with an error naming the difference). A failing run is
+recorded with its error and the batch goes on. ``--jobs N`` runs N notebooks at once (one
+kernel each). ``--devices 0,1`` pins the runs that execute, in recipe order, round-robin to
+GPUs by setting their ``device`` parameter to ``cuda:0``, ``cuda:1``, ``cuda:0``, ... (this
+overrides any ``device`` in the recipe; use ``--jobs`` = number of devices for one run per
+GPU). At the end a summary (name, status ``done`` / ``skipped`` / ``failed``, seconds, error)
+is printed and written to ``output_root/batch.json`` and ``output_root/batch.md``.
+
+``--report`` then executes each report notebook with the parameter ``results_dir =
+output_root`` into ``output_root/reports/<notebook name>``; a report notebook that has an
+``output_dir`` parameter (tables.ipynb, figures.ipynb) also gets ``output_dir =
+output_root/reports``, so a batch's tables and figures stay with it (a smoke batch never
+overwrites ``results/tables``). A missing report notebook is a warning. ``--dry-run`` prints
+the runs (and whether each would run or be skipped) and executes nothing.
+
+Exit status: 0 when every run (and report) succeeded, 1 when one failed, 2 for a bad recipe,
+a missing file or a missing kernel.
+
+Python API: ``load_recipe(path)``, ``expand(recipe)``, ``run_batch(recipe_path, jobs=1,
+devices=None, report=False, kernel="ltkit", dry_run=False)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from .config import EXECUTION_FIELDS, RunConfig
+
+DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
+DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
+DEFAULT_NAME = "{dataset}-r{imb_ratio:g}-{backbone}-{classifier}-{loss}-s{seed}"
+DEFAULT_KERNEL = "ltkit"
+RECIPE_KEYS = ("description", "notebook", "output_root", "name", "base", "cases", "grid", "report")
+#: parameter names a recipe may use besides the RunConfig fields
+EXTRA_PARAMETERS = ("preset",)
+#: set by the batch, never by the recipe
+RESERVED_PARAMETERS = ("output_dir",)
+
+PathLike = Union[str, Path]
+
+
+# ---------------------------------------------------------------------------- the recipe
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a batch: its name, folder and the notebook parameters (``output_dir`` included)."""
+
+    name: str
+    output_dir: str
+    parameters: Dict[str, Any]
+    #: the resolved RunConfig as a dict (preset applied), for skip checks and display
+    config: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    path: str
+    notebook: str
+    output_root: str
+    name: str
+    base: Dict[str, Any]
+    cases: List[Dict[str, Any]]
+    grids: List[Dict[str, List[Any]]]
+    report: List[str]
+    description: str = ""
+
+
+def _valid_parameters() -> Tuple[str, ...]:
+    return tuple(n for n in RunConfig.field_names() if n not in RESERVED_PARAMETERS) + EXTRA_PARAMETERS
+
+
+def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike) -> None:
+    valid = _valid_parameters()
+    for key in params:
+        if key in RESERVED_PARAMETERS:
+            raise ValueError(f"{recipe_path}: {where}: {key!r} is set by the batch (output_root/<name>); "
+                             f"remove it from the recipe")
+        if key not in valid:
+            raise ValueError(f"{recipe_path}: {where}: unknown parameter {key!r}; valid parameters: "
+                             f"{', '.join(valid)}")
+
+
+def load_recipe(path: PathLike) -> Recipe:
+    """Read and validate a recipe; every run point is checked (see the module docstring)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe not found: {path}")
+    with open(path) as f:
+        try:
+            raw = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: not valid YAML: {e}") from e
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a recipe is a mapping of the keys {', '.join(RECIPE_KEYS)}; "
+                         f"got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(RECIPE_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown recipe key(s) {unknown}; valid keys: {', '.join(RECIPE_KEYS)}")
+
+    def _str(key: str, default: Optional[str]) -> str:
+        v = raw.get(key, default)
+        if v is None:
+            raise ValueError(f"{path}: {key!r} is required")
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"{path}: {key}: expected a non-empty string, got {v!r}")
+        return v
+
+    notebook = _str("notebook", DEFAULT_NOTEBOOK)
+    output_root = _str("output_root", None)
+    name = _str("name", DEFAULT_NAME)
+    description = raw.get("description") or ""
+
+    base = raw.get("base") or {}
+    if not isinstance(base, dict):
+        raise ValueError(f"{path}: base: expected a mapping parameter -> value, got {base!r}")
+    _check_parameters("base", base, path)
+
+    cases = raw.get("cases")
+    if cases is None:
+        cases = [{}]
+    if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
+        raise ValueError(f"{path}: cases: expected a non-empty list of mappings parameter -> value, got {cases!r}")
+    for i, case in enumerate(cases):
+        _check_parameters(f"cases[{i}]", case, path)
+
+    grid = raw.get("grid")
+    grids = [grid] if isinstance(grid, dict) else ([{}] if grid is None else grid)
+    if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
+        raise ValueError(f"{path}: grid: expected a mapping parameter -> list of values, or a list of such "
+                         f"mappings; got {grid!r}")
+    for gi, g in enumerate(grids):
+        where = "grid" if isinstance(grid, dict) else f"grid[{gi}]"
+        _check_parameters(where, g, path)
+        for key, values in g.items():
+            if not isinstance(values, list):
+                raise ValueError(f"{path}: {where}.{key}: expected a list of values, got {values!r} "
+                                 f"(put a single value under base)")
+            if not values:
+                raise ValueError(f"{path}: {where}.{key}: the list of values is empty")
+        for i, case in enumerate(cases):
+            both = sorted(set(case) & set(g))
+            if both:
+                raise ValueError(f"{path}: parameter(s) {both} set by both cases[{i}] and {where}; "
+                                 f"set each parameter in one place")
+
+    report = raw.get("report", list(DEFAULT_REPORTS))
+    if report is None:
+        report = []
+    if isinstance(report, str):
+        report = [report]
+    if not isinstance(report, list) or not all(isinstance(r, str) and r for r in report):
+        raise ValueError(f"{path}: report: expected a list of notebook paths, got {report!r}")
+    stems = [Path(r).name for r in report]
+    if len(set(stems)) != len(stems):
+        raise ValueError(f"{path}: report: two report notebooks share a file name ({stems}); "
+                         f"their executed copies would overwrite each other")
+
+    recipe = Recipe(path=str(path), notebook=notebook, output_root=output_root, name=name, base=dict(base),
+                    cases=[dict(c) for c in cases], grids=[dict(g) for g in grids], report=list(report),
+                    description=str(description))
+    expand(recipe)  # validates every point, the names and their uniqueness
+    return recipe
+
+
+def _points(recipe: Recipe) -> List[Dict[str, Any]]:
+    points = []
+    for case in recipe.cases:
+        for g in recipe.grids:
+            keys = list(g)
+            for values in itertools.product(*(g[k] for k in keys)):
+                points.append({**recipe.base, **case, **dict(zip(keys, values))})
+    return points
+
+
+def _resolve(params: Dict[str, Any]) -> RunConfig:
+    rest = {k: v for k, v in params.items() if k != "preset"}
+    preset = params.get("preset") or ""
+    if not isinstance(preset, str):
+        raise ValueError(f"preset: expected a preset name, got {preset!r}")
+    return RunConfig.preset(preset, **rest) if preset else RunConfig.from_dict(rest)
+
+
+def _format_name(template: str, values: Dict[str, Any], recipe_path: str, point: Dict[str, Any]) -> str:
+    try:
+        name = template.format(**values)
+    except KeyError as e:
+        raise ValueError(f"{recipe_path}: name {template!r} uses {{{e.args[0]}}}, which is not a parameter; "
+                         f"available: {', '.join(sorted(values))}") from None
+    except (ValueError, IndexError, TypeError, AttributeError) as e:
+        raise ValueError(f"{recipe_path}: name {template!r} does not format with the run {point}: {e}") from None
+    bad = [c for c in ("/", "\\", "{", "}") if c in name]
+    if not name.strip() or name in (".", "..") or bad:
+        raise ValueError(f"{recipe_path}: name {template!r} gives {name!r} for the run {point}; "
+                         f"a run name must be one folder name (no / \\ {{ }})")
+    return name
+
+
+def expand(recipe: Recipe) -> List[RunSpec]:
+    """The runs of a recipe, in order (cases, then grids, then the grid product)."""
+    specs: List[RunSpec] = []
+    for point in _points(recipe):
+        try:
+            cfg = _resolve(point)
+        except ValueError as e:
+            raise ValueError(f"{recipe.path}: the run {point} is not a valid RunConfig: {e}") from None
+        values = {**cfg.to_dict(), "preset": point.get("preset") or ""}
+        name = _format_name(recipe.name, values, recipe.path, point)
+        output_dir = str(Path(recipe.output_root) / name)
+        params = {**point, "output_dir": output_dir}
+        specs.append(RunSpec(name=name, output_dir=output_dir, parameters=params,
+                             config={**cfg.to_dict(), "output_dir": output_dir}))
+    seen: Dict[str, int] = {}
+    for s in specs:
+        seen[s.name] = seen.get(s.name, 0) + 1
+    dups = sorted(n for n, c in seen.items() if c > 1)
+    if dups:
+        raise ValueError(f"{recipe.path}: duplicate run name(s) {dups} from name {recipe.name!r}; "
+                         f"add the parameters that differ between those runs to name")
+    return specs
+
+
+def assign_devices(specs: Sequence[RunSpec], devices: Optional[Sequence[Union[int, str]]]) -> List[RunSpec]:
+    """Set ``device`` to ``cuda:K`` round-robin over ``devices`` (in the order of ``specs``)."""
+    if not devices:
+        return list(specs)
+    out = []
+    for i, s in enumerate(specs):
+        dev = f"cuda:{devices[i % len(devices)]}"
+        out.append(dataclasses.replace(s, parameters={**s.parameters, "device": dev},
+                                       config={**s.config, "device": dev}))
+    return out
+
+
+def parse_devices(text: Union[str, Sequence[Union[int, str]], None]) -> Optional[List[int]]:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else [str(t).strip() for t in text]
+    items = [t[5:] if t.startswith("cuda:") else t for t in items if t]
+    if not items or not all(t.isdigit() for t in items):
+        raise ValueError(f"--devices: expected GPU indices like 0,1, got {text!r}")
+    return [int(t) for t in items]
+
+
+# ---------------------------------------------------------------------------- state of a run
+def run_state(spec: RunSpec) -> str:
+    """``"complete"`` (would be skipped), ``"stale"`` (a complete record with other training
+    parameters: runs again) or ``"pending"``."""
+    from .results import is_complete, read_run
+
+    if not is_complete(spec.output_dir):
+        return "pending"
+    saved = read_run(spec.output_dir).get("params")
+    if not isinstance(saved, dict) or not spec.config:
+        return "complete"
+    same = all(saved.get(k) == v for k, v in spec.config.items() if k not in EXECUTION_FIELDS)
+    return "complete" if same else "stale"
+
+
+def _error_text(e: BaseException) -> str:
+    ename = getattr(e, "ename", None)
+    evalue = getattr(e, "evalue", None)
+    if ename is not None:  # papermill.PapermillExecutionError: the notebook's exception
+        kind, msg = str(ename), str(evalue or "")
+    else:
+        kind, msg = type(e).__name__, str(e)
+    lines = [ln.strip() for ln in msg.strip().splitlines() if ln.strip()]
+    return f"{kind}: {lines[-1]}" if lines else kind
+
+
+def _execute(notebook: Path, out: Path, parameters: Dict[str, Any], kernel: str, root: Path) -> None:
+    import papermill
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # every call uses the same cwd (the process's own): papermill's chdir is process-wide, so
+    # differing cwds would race between the threads of --jobs
+    papermill.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=kernel,
+                               progress_bar=False, cwd=str(root))
+
+
+def _run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str, Any]:
+    out_dir = Path(spec.output_dir)
+    if not out_dir.is_absolute():
+        out_dir = root / out_dir
+    executed = out_dir / notebook.name
+    t0 = time.perf_counter()
+    error = ""
+    try:
+        _execute(notebook, executed, spec.parameters, kernel, root)
+        status = "done"
+    except Exception as e:  # noqa: BLE001 - any failure is recorded; the batch goes on
+        status, error = "failed", _error_text(e)
+    return _row(spec, status, time.perf_counter() - t0, error, executed)
+
+
+def _row(spec: RunSpec, status: str, seconds: float, error: str, executed: Optional[Path]) -> Dict[str, Any]:
+    return {"name": spec.name, "status": status, "seconds": round(seconds, 1), "error": error,
+            "output_dir": spec.output_dir, "notebook": str(executed) if executed else "",
+            "device": spec.parameters.get("device", "")}
+
+
+def _check_kernel(kernel: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        raise ValueError(
+            f"kernel {kernel!r} is not installed; register it with: "
+            f"{Path(sys.executable).name} -m ipykernel install --user --name {kernel}"
+        ) from None
+
+
+# ---------------------------------------------------------------------------- summaries
+def _cell(v: Any) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def format_summary(rows: Sequence[Dict[str, Any]], title: str = "") -> str:
+    """A markdown table: name, status, seconds, error (and the counts of each status)."""
+    counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
+    lines = [f"# {title}", ""] if title else []
+    lines.append(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs")
+    lines += ["", "| name | status | seconds | error |", "|---|---|---|---|"]
+    lines += [f"| {_cell(r['name'])} | {r['status']} | {r['seconds']:.1f} | {_cell(r.get('error', ''))} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _write_summary(output_root: Path, rows: List[Dict[str, Any]], title: str) -> None:
+    from .utils import write_json, write_text
+
+    write_json(output_root / "batch.json", rows)
+    write_text(output_root / "batch.md", format_summary(rows, title))
+
+
+# ---------------------------------------------------------------------------- the batch
+def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str], root: Path) -> List[Dict[str, Any]]:
+    word = {"pending": "run", "stale": "run (record has other parameters)", "complete": "skip (complete)"}
+    nb = root / recipe.notebook
+    print(f"{recipe.path}: {len(specs)} run(s) of {recipe.notebook} -> {recipe.output_root}"
+          + ("" if nb.is_file() else f"  [warning: notebook not found: {recipe.notebook}]"))
+    rows = []
+    for s in specs:
+        params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k != "output_dir")
+        print(f"  {s.name}: {word[states[s.name]]}  {s.output_dir}  {params}")
+        rows.append({"name": s.name, "status": "would skip" if states[s.name] == "complete" else "would run",
+                     "output_dir": s.output_dir, "parameters": dict(s.parameters)})
+    if recipe.report:
+        print(f"  report notebooks (with --report): {', '.join(recipe.report)}")
+    return rows
+
+
+def _batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = False, kernel: str = DEFAULT_KERNEL,
+           dry_run: bool = False) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    if jobs < 1:
+        raise ValueError(f"--jobs: must be >= 1, got {jobs}")
+    devices = parse_devices(devices)
+    root = Path.cwd()
+    recipe = load_recipe(recipe_path)
+    specs = expand(recipe)
+    states = {s.name: run_state(s) for s in specs}
+    todo = assign_devices([s for s in specs if states[s.name] != "complete"], devices)
+    by_name = {s.name: s for s in todo}
+    specs = [by_name.get(s.name, s) for s in specs]
+    if dry_run:
+        return _print_dry_run(recipe, specs, states, root), []
+
+    notebook = root / recipe.notebook
+    if todo and not notebook.is_file():
+        raise FileNotFoundError(f"notebook not found: {recipe.notebook} (recipe {recipe.path}, cwd {root})")
+    if todo or (report and recipe.report):
+        _check_kernel(kernel)
+
+    from tqdm.auto import tqdm
+
+    rows: Dict[str, Dict[str, Any]] = {}
+    for s in specs:
+        if states[s.name] == "complete":
+            rows[s.name] = _row(s, "skipped", 0.0, "", Path(s.output_dir) / notebook.name)
+    bar = tqdm(total=len(specs), initial=len(rows), desc=Path(recipe.path).stem, unit="run", file=sys.stderr)
+    failed = 0
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(_run_one, s, notebook, kernel, root): s for s in todo}
+        for fut in as_completed(futures):
+            row = fut.result()
+            rows[row["name"]] = row
+            failed += row["status"] == "failed"
+            bar.set_postfix(failed=failed)
+            bar.update(1)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for s in specs:
+            rows.setdefault(s.name, _row(s, "interrupted", 0.0, "KeyboardInterrupt", None))
+        _write_summary(_abs(recipe.output_root, root), [rows[s.name] for s in specs], recipe.path)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        bar.close()
+    ordered = [rows[s.name] for s in specs]
+    out_root = _abs(recipe.output_root, root)
+    _write_summary(out_root, ordered, f"batch {recipe.path}")
+    print(format_summary(ordered, f"batch {recipe.path} -> {recipe.output_root}"))
+
+    report_rows: List[Dict[str, Any]] = []
+    if report:
+        report_rows = run_reports(recipe, kernel=kernel, root=root)
+    return ordered, report_rows
+
+
+def _abs(p: str, root: Path) -> Path:
+    p = Path(p)
+    return p if p.is_absolute() else root / p
+
+
+def _declared_parameters(notebook: Path) -> Dict[str, Any]:
+    import papermill
+
+    try:
+        return papermill.inspect_notebook(str(notebook))
+    except Exception:  # noqa: BLE001 - an unreadable notebook fails (and is reported) when executed
+        return {}
+
+
+def run_reports(recipe: Recipe, kernel: str = DEFAULT_KERNEL, root: Optional[Path] = None) -> List[Dict[str, Any]]:
+    """Execute the recipe's report notebooks with ``results_dir = output_root`` (and, when the
+    notebook has an ``output_dir`` parameter, ``output_dir = output_root/reports``) into
+    ``output_root/reports/``; a missing notebook is a warning (status ``missing``)."""
+    root = root or Path.cwd()
+    out = _abs(recipe.output_root, root) / "reports"
+    rows = []
+    for rel in recipe.report:
+        nb = _abs(rel, root)
+        row = {"name": rel, "status": "done", "seconds": 0.0, "error": "", "notebook": str(out / nb.name)}
+        if not nb.is_file():
+            print(f"warning: report notebook not found: {rel}; skipped", file=sys.stderr)
+            row.update(status="missing", error=f"not found: {rel}", notebook="")
+            rows.append(row)
+            continue
+        t0 = time.perf_counter()
+        try:
+            params = {"results_dir": recipe.output_root}
+            if "output_dir" in _declared_parameters(nb):  # keep the batch's tables/figures with it
+                params["output_dir"] = str(Path(recipe.output_root) / "reports")
+            _execute(nb, out / nb.name, params, kernel, root)
+        except Exception as e:  # noqa: BLE001 - reported, the others still run
+            row.update(status="failed", error=_error_text(e))
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+    print(format_summary(rows, "reports"))
+    return rows
+
+
+def run_batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = False,
+              kernel: str = DEFAULT_KERNEL, dry_run: bool = False) -> List[Dict[str, Any]]:
+    """Run a recipe; returns one dict per run (``name``, ``status`` done/skipped/failed,
+    ``seconds``, ``error``, ``output_dir``, ``notebook`` (the executed copy), ``device``).
+
+    ``devices``: GPU indices (``[0, 1]`` or ``"0,1"``) to pin the runs to, round-robin. With
+    ``dry_run`` nothing executes; the dicts then hold ``name``, ``status`` (``would run`` /
+    ``would skip``), ``output_dir`` and ``parameters``. Paths are relative to the cwd.
+    """
+    rows, _ = _batch(recipe_path, jobs=jobs, devices=devices, report=report, kernel=kernel, dry_run=dry_run)
+    return rows
+
+
+# ---------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ltkit.batch",
+        description="Run a recipe's grid of parameterized notebooks with papermill (see the module docstring "
+                    "of ltkit.batch for the recipe format).")
+    p.add_argument("recipe", help="the recipe YAML, e.g. notebooks/recipes/smoke.yaml")
+    p.add_argument("--jobs", type=int, default=1, help="runs executed at once, one kernel each (default 1)")
+    p.add_argument("--devices", default=None,
+                   help="GPU indices, e.g. 0,1: runs get device=cuda:K round-robin (overrides the recipe's device)")
+    p.add_argument("--report", action="store_true",
+                   help="afterwards, execute the recipe's report notebooks with results_dir=output_root")
+    p.add_argument("--dry-run", action="store_true", help="print the runs, execute nothing")
+    p.add_argument("--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel name (default {DEFAULT_KERNEL})")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        rows, report_rows = _batch(args.recipe, jobs=args.jobs, devices=args.devices, report=args.report,
+                                   kernel=args.kernel, dry_run=args.dry_run)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failed = any(r["status"] == "failed" for r in rows) or any(r["status"] == "failed" for r in report_rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

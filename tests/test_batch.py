@@ -1,0 +1,246 @@
+"""ltkit.batch: recipes, their validation and expansion, and batches of papermill runs.
+
+The executed notebooks are tiny ones generated here (kernel ``ltkit``:
+``python -m ipykernel install --user --name ltkit``), never the real training notebook.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from ltkit.batch import expand, load_recipe, main, parse_devices, run_batch
+from ltkit.config import RunConfig
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "notebooks" / "recipes"
+
+# the train notebook's stand-in: fails for seed 1, else writes a complete run.json atomically
+TRAIN_PARAMS = 'output_dir = ""\nseed = 0\ndevice = "cpu"\nepochs = 1\npreset = ""\n'
+TRAIN_BODY = """\
+import json, os, tempfile
+if seed == 1:
+    raise ValueError("first line\\nseed 1 fails on purpose")
+os.makedirs(output_dir, exist_ok=True)
+record = {"status": "complete", "seed": seed, "device": device, "epochs": epochs, "cwd": os.getcwd()}
+fd, tmp = tempfile.mkstemp(dir=output_dir, suffix=".tmp")
+with os.fdopen(fd, "w") as f:
+    json.dump(record, f)
+os.replace(tmp, os.path.join(output_dir, "run.json"))
+"""
+REPORT_PARAMS = 'results_dir = ""\noutput_dir = "somewhere/else"\n'
+REPORT_BODY = """\
+import os, pathlib
+names = sorted(p.parent.name for p in pathlib.Path(results_dir).glob("*/run.json"))
+os.makedirs(output_dir, exist_ok=True)
+(pathlib.Path(output_dir) / "report.txt").write_text(",".join(names))
+"""
+
+
+def make_notebook(path: Path, params: str, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "ltkit", "display_name": "Python (ltkit)", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def write_recipe(path: Path, **recipe) -> Path:
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """tmp_path as the repo root (cwd), holding the generated train notebook."""
+    monkeypatch.chdir(tmp_path)
+    make_notebook(tmp_path / "nb" / "train.ipynb", TRAIN_PARAMS, TRAIN_BODY)
+    return tmp_path
+
+
+def seeds_recipe(root: Path, seeds, report=()) -> Path:
+    return write_recipe(root / "recipe.yaml", notebook="nb/train.ipynb", output_root=str(root / "runs"),
+                        name="s{seed}", base={"epochs": 1, "device": "cpu"}, grid={"seed": list(seeds)},
+                        report=list(report))
+
+
+# ---------------------------------------------------------------------------- shipped recipes
+@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table2_imagenet_lt.yaml", 2)])
+def test_shipped_recipes_load_and_expand(recipe, n):
+    r = load_recipe(RECIPES / recipe)
+    specs = expand(r)
+    assert len(specs) == n
+    assert len({s.name for s in specs}) == n
+    for s in specs:
+        assert s.parameters["output_dir"] == s.output_dir == str(Path(r.output_root) / s.name)
+        cfg = RunConfig.preset(s.parameters["preset"], **{k: v for k, v in s.parameters.items() if k != "preset"}) \
+            if "preset" in s.parameters else RunConfig.from_dict(s.parameters)
+        assert cfg.output_dir == s.output_dir
+
+
+def test_table3_grid():
+    specs = expand(load_recipe(RECIPES / "table3_cifar_lt.yaml"))
+    combos = {(s.config["dataset"], s.config["imb_ratio"], s.config["classifier"], s.config["seed"]) for s in specs}
+    assert combos == {(d, r, c, s) for d in ("cifar10_lt", "cifar100_lt") for r in (100.0, 50.0, 10.0)
+                      for c in ("linear", "causal_norm") for s in (0, 1, 2)}
+    for s in specs:
+        assert s.parameters["data_root"] == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config["dataset"]]
+        assert s.parameters["preset"].startswith(s.config["dataset"])
+        assert s.output_dir.startswith("results/runs/table3/")
+
+
+def test_smoke_and_table2_settings():
+    smoke = expand(load_recipe(RECIPES / "smoke.yaml"))
+    assert {(s.config["classifier"], s.config["seed"]) for s in smoke} == {
+        (c, k) for c in ("linear", "causal_norm") for k in (0, 1)}
+    assert all(s.config["dataset"] == "synthetic_lt" and s.config["device"] == "cpu" and s.config["epochs"] == 3
+               for s in smoke)
+    t2 = expand(load_recipe(RECIPES / "table2_imagenet_lt.yaml"))
+    assert sorted(s.parameters["preset"] for s in t2) == ["imagenet_lt_baseline", "imagenet_lt_tde"]
+    assert all(s.parameters["data_root"] == "data/ImageNet_LT" and s.config["seed"] == 0 for s in t2)
+
+
+# ---------------------------------------------------------------------------- validation
+@pytest.mark.parametrize("recipe, words", [
+    ({"output_root": "r", "grdi": {"seed": [0]}}, ["grdi", "valid keys", "grid", "output_root"]),
+    ({"output_root": "r", "grid": {"sede": [0]}}, ["sede", "valid parameters", "seed"]),
+    ({"output_root": "r", "base": {"lr_rate": 0.1}}, ["lr_rate", "base", "valid parameters"]),
+    ({"output_root": "r", "cases": [{"presett": "x"}]}, ["presett", "cases[0]"]),
+    ({"output_root": "r", "name": "{seed}-{colour}", "grid": {"seed": [0]}}, ["colour", "not a parameter"]),
+    ({"output_root": "r", "name": "run-{seed:d}", "grid": {"imb_ratio": [10, 100]}}, ["duplicate", "run-0"]),
+    ({"output_root": "r", "grid": {"classifier": ["cosin"]}}, ["classifier", "cosin"]),
+    ({"output_root": "r", "grid": {"seed": 0}}, ["grid.seed", "list"]),
+    ({"output_root": "r", "base": {"output_dir": "x"}}, ["output_dir", "set by the batch"]),
+    ({"output_root": "r", "cases": [{"preset": "cifar10_lt_tee"}]}, ["preset", "cifar10_lt_tee"]),
+    ({"output_root": "r", "cases": [{"seed": 1}], "grid": {"seed": [0]}}, ["seed", "both"]),
+    ({"output_root": "r", "name": "{dataset}/{seed}"}, ["one folder name"]),
+    ({"grid": {"seed": [0]}}, ["output_root", "required"]),
+])
+def test_recipe_validation_names_the_problem(tmp_path, recipe, words):
+    path = write_recipe(tmp_path / "bad.yaml", **recipe)
+    with pytest.raises(ValueError) as e:
+        load_recipe(path)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_missing_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_recipe(tmp_path / "nope.yaml")
+    assert main([str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+    path = write_recipe(tmp_path / "r.yaml", notebook="nb/missing.ipynb", output_root="runs", grid={"seed": [0]})
+    with pytest.raises(FileNotFoundError, match="nb/missing.ipynb"):
+        run_batch(path)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cases_cross_grid_and_grid_lists(tmp_path):
+    path = write_recipe(tmp_path / "r.yaml", output_root="out", name="{classifier}-{loss}-s{seed}",
+                        base={"epochs": 2}, cases=[{"loss": "ce"}, {"loss": "focal"}],
+                        grid=[{"classifier": ["linear", "causal_norm"], "seed": [0, 1]},
+                              {"classifier": ["cosine"], "seed": [5]}])
+    r = load_recipe(path)
+    assert r.notebook == "notebooks/train_classification.ipynb"
+    assert r.report == ["notebooks/tables.ipynb", "notebooks/figures.ipynb"]
+    specs = expand(r)
+    assert len(specs) == 2 * (4 + 1)
+    assert specs[0].name == "linear-ce-s0" and specs[0].parameters == {
+        "epochs": 2, "loss": "ce", "classifier": "linear", "seed": 0, "output_dir": str(Path("out") / "linear-ce-s0")}
+    assert "cosine-focal-s5" in {s.name for s in specs}
+
+
+def test_parse_devices():
+    assert parse_devices("0,1") == [0, 1]
+    assert parse_devices("cuda:2, 3") == [2, 3]
+    assert parse_devices(None) is None
+    with pytest.raises(ValueError, match="--devices"):
+        parse_devices("gpu0")
+
+
+# ---------------------------------------------------------------------------- dry run
+def test_dry_run_devices_round_robin(work, capsys):
+    path = seeds_recipe(work, [0, 1, 2])
+    assert main([str(path), "--dry-run", "--devices", "0,1"]) == 0
+    out = capsys.readouterr().out
+    for name, dev in (("s0", "cuda:0"), ("s1", "cuda:1"), ("s2", "cuda:0")):
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(f"{name}:"))
+        assert f"device='{dev}'" in line
+    assert not (work / "runs").exists()  # nothing executed, nothing written
+
+
+def test_dry_run_skip_and_stale(work):
+    path = write_recipe(work / "r.yaml", notebook="nb/train.ipynb", output_root="runs", name="s{seed}",
+                        base={"epochs": 2}, grid={"seed": [0, 1, 2]}, report=[])
+    same = RunConfig(epochs=2, seed=0, output_dir="elsewhere", device="cuda").to_dict()  # execution fields may differ
+    other = RunConfig(epochs=3, seed=1).to_dict()
+    for name, params in (("s0", same), ("s1", other)):
+        (work / "runs" / name).mkdir(parents=True)
+        (work / "runs" / name / "run.json").write_text(json.dumps({"status": "complete", "params": params}))
+    rows = run_batch(path, dry_run=True, devices="0")
+    assert [r["status"] for r in rows] == ["would skip", "would run", "would run"]
+    assert rows[1]["parameters"]["device"] == "cuda:0" and rows[2]["parameters"]["device"] == "cuda:0"
+
+
+# ---------------------------------------------------------------------------- real batches
+def test_batch_runs_fails_skips_and_summarises(work, capsys):
+    path = seeds_recipe(work, [0, 1, 2])
+    runs = work / "runs"
+    # --jobs 2 and --devices: three runs, the seed-1 run fails, the others complete
+    assert main([str(path), "--jobs", "2", "--devices", "0,1"]) == 1
+    rows = json.loads((runs / "batch.json").read_text())
+    by = {r["name"]: r for r in rows}
+    assert [r["name"] for r in rows] == ["s0", "s1", "s2"]
+    assert by["s0"]["status"] == by["s2"]["status"] == "done"
+    assert by["s1"]["status"] == "failed"
+    assert by["s1"]["error"] == "ValueError: seed 1 fails on purpose"
+    for name in ("s0", "s1", "s2"):
+        assert (runs / name / "train.ipynb").is_file()  # the executed copy, beside the run record
+    for name, dev in (("s0", "cuda:0"), ("s2", "cuda:0")):
+        rec = json.loads((runs / name / "run.json").read_text())
+        assert rec["device"] == dev and rec["epochs"] == 1
+        assert Path(rec["cwd"]).resolve() == work.resolve()
+    assert not (runs / "s1" / "run.json").exists()
+    executed = nbformat.read(str(runs / "s1" / "train.ipynb"), as_version=4)
+    assert any("device = \"cuda:1\"" in c.source for c in executed.cells)  # the injected parameters
+    md = (runs / "batch.md").read_text()
+    assert "| s1 | failed |" in md and "seed 1 fails on purpose" in md
+    assert "| s1 | failed |" in capsys.readouterr().out
+
+    # again: the finished runs are skipped and left untouched, the failed one runs again
+    stamps = {n: [(p.name, p.stat().st_mtime_ns) for p in sorted((runs / n).iterdir())] for n in ("s0", "s2")}
+    rows = run_batch(path)
+    assert [(r["name"], r["status"]) for r in rows] == [("s0", "skipped"), ("s1", "failed"), ("s2", "skipped")]
+    assert rows[1]["error"] == "ValueError: seed 1 fails on purpose"
+    assert {n: [(p.name, p.stat().st_mtime_ns) for p in sorted((runs / n).iterdir())] for n in ("s0", "s2")} == stamps
+    assert [r["status"] for r in json.loads((runs / "batch.json").read_text())] == ["skipped", "failed", "skipped"]
+
+
+def test_report_runs_after_batch(work, capsys):
+    make_notebook(work / "nb" / "report.ipynb", REPORT_PARAMS, REPORT_BODY)
+    path = seeds_recipe(work, [0, 2], report=["nb/report.ipynb", "nb/absent.ipynb"])
+    runs = work / "runs"
+    # s0 finished earlier (skipped), s2 runs now; then the report sees both
+    (runs / "s0").mkdir(parents=True)
+    (runs / "s0" / "run.json").write_text(json.dumps({"status": "complete"}))
+    assert main([str(path), "--report"]) == 0
+    assert (runs / "reports" / "report.txt").read_text() == "s0,s2"  # output_dir = output_root/reports
+    assert (runs / "reports" / "report.ipynb").is_file()
+    err = capsys.readouterr().err
+    assert "warning" in err and "nb/absent.ipynb" in err
+    rows = json.loads((runs / "batch.json").read_text())
+    assert [(r["name"], r["status"]) for r in rows] == [("s0", "skipped"), ("s2", "done")]
+
+
+def test_missing_kernel_is_a_clear_error(work, capsys):
+    path = seeds_recipe(work, [0])
+    assert main([str(path), "--kernel", "no-such-kernel-xyz"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-kernel-xyz" in err and "ipykernel install" in err
+    assert not (work / "runs").exists()
