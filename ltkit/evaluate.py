@@ -19,6 +19,7 @@ import torch
 from .data import normalize_batch, shot_groups
 from .data.base import TensorImages
 from .tde import suggest_alpha
+from .utils import channels_last
 
 GROUPS = ("many", "medium", "few")
 
@@ -43,7 +44,7 @@ def extract_features(model, split, device: torch.device, *, batch_size: int = 10
         total = len(batches)
     for x, y in tqdm(batches, total=total, disable=not progress, leave=False, desc="evaluate"):
         x = x.to(device, non_blocking=True)
-        if device.type == "cuda":
+        if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
             f = model.backbone(x)

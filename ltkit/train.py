@@ -29,7 +29,7 @@ from .losses import create_loss
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
 from .tde import MovingAverageFeature, mu_from_lr
-from .utils import torch_save
+from .utils import channels_last, torch_save
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -171,7 +171,7 @@ def train(
     from tqdm.auto import tqdm
 
     model.to(device)
-    if device.type == "cuda":
+    if channels_last(device):
         model.to(memory_format=torch.channels_last)
     if cfg.freeze_backbone:
         for p in model.backbone.parameters():
@@ -250,7 +250,7 @@ def train(
 
 def _make_step(cfg: RunConfig, model: LTModel, optimizer, criterion, device):
     def step(x: torch.Tensor, y: torch.Tensor):
-        if device.type == "cuda":
+        if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(cfg, device):
             if cfg.freeze_backbone:

@@ -1,0 +1,171 @@
+"""Training throughput: ltkit's in-memory pipeline vs the standard DataLoader + PIL pipeline.
+
+Both train the same model (ResNet-32 + causal-norm classifier, SGD, CE, the same initial
+weights), batch size and precision (float32 on the CPU), on CIFAR-10-LT ratio 100. What
+differs is the pipeline:
+
+* standard (what the authors' code does): a Dataset of PIL images, torchvision's
+  RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor + Normalize per image, a
+  DataLoader with ``--workers`` worker processes (2 in the authors' setting on this machine),
+  shuffled, drop_last;
+  the model in PyTorch's default (contiguous) layout;
+* ltkit: ``ltkit.train``'s own data path and step: the uint8 split on the device, indices
+  from ``ltkit.data.epoch_indices``, crop / flip / normalize in batched tensor ops
+  (``ltkit.data.augment_batch``), channels-last layout on CPU and CUDA.
+
+The two are measured in the same process, alternating, after a warm-up, and the script prints
+images/s of each and the ratio. Data: ``--data-root`` holding ``cifar-10-batches-py``, or the
+team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops with a message.
+
+    python benchmarks/cifar_pipeline.py --rounds 3 --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+import ltkit
+from ltkit.data import load_cifar_lt
+from ltkit.losses import create_loss
+from ltkit.train import _make_step, build_model, train_batches
+from ltkit.utils import channels_last, resolve_device
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+class PILDataset(torch.utils.data.Dataset):
+    """The standard path: one PIL image per item, torchvision transforms per item."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def cifar_root(arg: str) -> Path:
+    if arg:
+        return Path(arg)
+    tool, zip_ = SHARED / "tools" / "cifar10_jpeg_to_batches.py", SHARED / "data" / "cifar10-jpeg.zip"
+    if not (tool.is_file() and zip_.is_file()):
+        sys.exit("no CIFAR-10: pass --data-root DIR (holding cifar-10-batches-py/), see data/README.md")
+    root = Path(tempfile.mkdtemp(prefix="ltkit-bench-"))
+    subprocess.run([sys.executable, str(tool), str(root)], check=True, capture_output=True)
+    return root
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-root", default="")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10, help="training steps per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="alternating measurements of each pipeline")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--device", default="auto")
+    args = p.parse_args()
+
+    device = resolve_device(args.device)
+    data = load_cifar_lt(cifar_root(args.data_root), num_classes=10, imb_ratio=100, seed=0)
+    cfg = ltkit.RunConfig.preset("cifar10_lt_tde", batch_size=args.batch_size, device=str(device), progress=False)
+    loss = create_loss("ce", class_counts=data.train_counts.tolist()).to(device)
+
+    def model_and_optimizer():
+        torch.manual_seed(0)
+        m = build_model(cfg, 10).to(device).train()
+        return m, torch.optim.SGD(m.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
+
+    # ltkit: its own training step (channels-last layout where ltkit.utils.channels_last says so)
+    model, opt = model_and_optimizer()
+    if channels_last(device):
+        model.to(memory_format=torch.channels_last)
+    ltkit_step = _make_step(cfg, model, opt, loss, device)
+
+    # standard: the same computation in the default layout, as the authors' code runs it
+    std_model, std_opt = model_and_optimizer()
+
+    def standard_step(x, y):
+        feats = std_model.backbone(x)
+        std_model.moving_average.update(feats)
+        out = loss(std_model.classifier(feats), y)
+        std_opt.zero_grad(set_to_none=True)
+        out.backward()
+        std_opt.step()
+
+    # standard pipeline
+    import torchvision.transforms as T
+
+    tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                    T.Normalize(data.train.mean, data.train.std)])
+    hwc = data.train.images.permute(0, 2, 3, 1).contiguous().numpy()
+    loader = torch.utils.data.DataLoader(PILDataset(hwc, data.train.targets, tf), batch_size=args.batch_size,
+                                         shuffle=True, drop_last=True, num_workers=args.workers,
+                                         persistent_workers=args.workers > 0, pin_memory=device.type == "cuda")
+    std_iter = iter(loader)
+
+    def standard_batches():
+        nonlocal std_iter
+        while True:
+            try:
+                x, y = next(std_iter)
+            except StopIteration:
+                std_iter = iter(loader)
+                x, y = next(std_iter)
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    images = data.train.images.to(device)
+    epoch = [0]
+
+    def ltkit_batches():
+        while True:
+            epoch[0] += 1
+            yield from train_batches(cfg, data, device, epoch[0], len(data.train) // args.batch_size, images)
+
+    sources = {"standard (DataLoader + PIL)": (standard_batches(), standard_step),
+               "ltkit (in-memory, batched)": (ltkit_batches(), ltkit_step)}
+
+    def measure(source, n):
+        it, step = source
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(n):
+            x, y = next(it)
+            step(x, y)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return n * args.batch_size / (time.perf_counter() - t)
+
+    for source in sources.values():
+        measure(source, args.warmup)
+    rates = {k: [] for k in sources}
+    for _ in range(args.rounds):
+        for k, source in sources.items():
+            rates[k].append(measure(source, args.steps))
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    print(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}")
+    print(f"# device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{args.workers} DataLoader workers, {args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up")
+    print(f"{'pipeline':<30}{'images/s (median)':>20}{'min':>10}{'max':>10}")
+    for k, v in rates.items():
+        print(f"{k:<30}{np.median(v):>20.1f}{min(v):>10.1f}{max(v):>10.1f}")
+    a, b = (np.median(v) for v in rates.values())
+    print(f"ratio ltkit / standard: {b / a:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
