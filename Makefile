@@ -22,8 +22,9 @@ test: install
 test-fast: install
 	$(PYTHON) -m pytest -m "not slow"
 
+# JupyterLab refuses to run as root unless told to (containers, this project's CI machines)
 lab: install
-	$(PYTHON) -m jupyterlab notebooks/
+	$(PYTHON) -m jupyterlab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS)
 
 smoke: install
 	$(PYTHON) -m ltkit.batch notebooks/recipes/smoke.yaml --report
