@@ -6,6 +6,7 @@ Fast: everything runs on tiny data generated in tmp_path (no network, no real da
 import importlib.util
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,7 @@ def test_load_fake_cifar10_end_to_end(tmp_path, str_keys):
     xtr, ytr, xte, yte = write_fake_cifar10(tmp_path, str_keys=str_keys)
     data = load_cifar_lt(tmp_path, num_classes=10, imb_ratio=10, seed=3)
     assert isinstance(data, LTData) and data.in_memory and data.name == "cifar10_lt" and data.num_classes == 10
-    expected = long_tail_counts(100, 10, 10)  # n_max = train images / C (= 50000 / C on the real data)
+    expected = long_tail_counts(100, 10, 10)  # n_max = the largest class (= 50000 / C on the real data)
     assert expected[0] == 100 and expected[-1] == 10
     assert data.train_counts.tolist() == expected
     assert data.train.class_counts().tolist() == expected
@@ -204,6 +205,23 @@ def test_load_fake_cifar10_end_to_end(tmp_path, str_keys):
     assert not torch.equal(other.train.images, data.train.images)
     again = load_cifar_lt(tmp_path, num_classes=10, imb_ratio=10, seed=3)
     assert torch.equal(again.train.images, data.train.images)
+
+
+def test_a_folder_holding_the_subset_loads_the_same_images(tmp_path):
+    """A folder that holds only a CIFAR-10-LT subset (head class whole) gives the same counts
+    and the same set of images as the full folder it was cut from."""
+    write_fake_cifar10(tmp_path / "full")
+    full = load_cifar_lt(tmp_path / "full", num_classes=10, imb_ratio=10, seed=3)
+    cut = tmp_path / "cut" / "cifar-10-batches-py"
+    cut.mkdir(parents=True)
+    rows = full.train.images.numpy().reshape(len(full.train), -1)
+    labels = full.train.targets
+    for b in range(5):  # the subset spread over the five batch files, as a converter would write it
+        _dump(cut / f"data_batch_{b + 1}", {"data": rows[b::5], "labels": labels[b::5].tolist()})
+    shutil.copy(tmp_path / "full" / "cifar-10-batches-py" / "test_batch", cut / "test_batch")
+    again = load_cifar_lt(tmp_path / "cut", num_classes=10, imb_ratio=10, seed=0)
+    assert again.train_counts.tolist() == full.train_counts.tolist()
+    assert sorted(map(bytes, again.train.images.numpy().reshape(len(again.train), -1))) == sorted(map(bytes, rows))
 
 
 def test_load_fake_cifar100_end_to_end(tmp_path):

@@ -109,8 +109,10 @@ def load_cifar_lt(root: Union[str, os.PathLike], num_classes: int = 10, imb_rati
     else:
         names = [str(c) for c in range(num_classes)]
 
-    # 50000 / C on the real data; derived from the file so small test fixtures work too
-    n_max = train_x.shape[0] / num_classes
+    # the largest class: 50000 / C on the real (balanced) data. Taking it from the files lets
+    # small fixtures work, and a folder that already holds a long-tailed subset (its head class
+    # whole, e.g. a bundle carried to a GPU machine) yields the same counts and the same images
+    n_max = int(np.bincount(train_y, minlength=num_classes).max())
     counts = long_tail_counts(n_max, num_classes, imb_ratio)
     idx = lt_subset_indices(train_y, counts, seed)
 
