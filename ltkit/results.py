@@ -293,7 +293,8 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_markdown(summary: pd.DataFrame) -> str:
+def summary_table_markdown(summary: pd.DataFrame) -> str:
+    """Render ``summary_table`` as markdown: each cell mean ± std over runs."""
     def f(m, s):
         if m is None or pd.isna(m):
             return "-"
@@ -320,7 +321,7 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: U
     runs = load_runs(results_dir)
     written: Dict[str, Path] = {}
     summary = summary_table(runs)
-    written["summary.md"] = write_text(out / "summary.md", summary_markdown(summary) + "\n")
+    written["summary.md"] = write_text(out / "summary.md", summary_table_markdown(summary) + "\n")
     written["summary.csv"] = write_csv(out / "summary.csv", summary)
     titles = {"table2": "Table 2: ImageNet-LT, ResNeXt-50, top-1 by shot group",
               "table3": "Table 3: CIFAR-LT, ResNet-32, top-1"}

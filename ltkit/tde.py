@@ -191,8 +191,5 @@ class MovingAverageFeature(nn.Module):
                 m /= world
         self.mean.mul_(self.mu if mu is None else mu).add_(m.to(self.mean))
 
-    def forward(self) -> torch.Tensor:  # pragma: no cover - convenience
-        return self.mean
-
     def extra_repr(self) -> str:
         return f"dim={self.mean.numel()}, mu={self.mu}"

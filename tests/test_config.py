@@ -38,10 +38,13 @@ def test_decoupling_presets():
         RunConfig.preset("cifar10_lt_lws")
 
 
-def test_every_preset_is_valid():
-    for name in PRESETS:
-        extra = {"init_from": "x"} if PRESETS[name].get("freeze_backbone") else {}
-        RunConfig.preset(name, **extra)
+def test_every_preset_is_valid_and_holds_its_values():
+    for name, values in PRESETS.items():
+        extra = {"init_from": "x"} if values.get("freeze_backbone") else {}
+        cfg = RunConfig.preset(name, **extra)
+        got = cfg.to_dict()
+        for k, v in values.items():
+            assert got[k] == (list(v) if isinstance(v, tuple) else v), (name, k)
 
 
 @pytest.mark.parametrize("field,value,message", [

@@ -163,7 +163,11 @@ def test_losses_and_classifiers_train(tmp_path, loss, classifier):
     cfg = RunConfig(**{**TINY, "epochs": 1}, loss=loss, classifier=classifier, drw_epoch=1 if loss == "ldam" else 0,
                     output_dir=str(tmp_path / "r"))
     rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())
+    from ltkit.models import CLASSIFIERS
+    assert tuple(rec["metrics"]) == CLASSIFIERS.get(classifier).evaluations  # plain, plus tde / tau_norm
     assert all(math.isfinite(m["overall"]) for m in rec["metrics"].values())
+    hist = pd.read_csv(tmp_path / "r" / "history.csv")
+    assert math.isfinite(hist.loss.iloc[0]) and hist.loss.iloc[0] > 0
 
 
 def test_atomic_write_gives_normal_permissions_and_leaves_no_temp(tmp_path):
