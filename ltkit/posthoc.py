@@ -294,9 +294,9 @@ def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None
         proj = torch.einsum("kd,ckd->kc", ch, wh)
         direction = (cos @ proj).numpy()  # (N, C); TDE = z - (alpha * tau / K) * direction
     z = z.numpy()
-    # the per-alpha loop in NumPy: single-threaded, and on a busy shared CPU several times
-    # faster than torch's small multi-threaded kernels (measured: 0.03 s vs 0.3-0.4 s for
-    # the 21 multiply / subtract / argmax passes at N=10000, C=100 on 2 contended cores)
+    # the per-alpha loop in NumPy: single-threaded, so it does not stall when other processes
+    # hold the cores, as torch's small multi-threaded kernels did during development
+    # (benchmarks/posthoc_sweep.py times the whole sweep)
     buf = np.empty_like(z)
     preds = np.empty((len(a), len(z)), dtype=np.int64)
     for i, alpha in enumerate(a.tolist()):
