@@ -182,13 +182,32 @@ class MovingAverageFeature(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
 
     @torch.no_grad()
-    def update(self, features: torch.Tensor, mu: Optional[float] = None) -> None:
-        m = features.detach().float().mean(0)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            world = torch.distributed.get_world_size()
+    def update(self, features: torch.Tensor, mu: Optional[float] = None, *, mask: Optional[torch.Tensor] = None) -> None:
+        """c <- mu * c + mean of ``features`` (B, D); with ``mask`` (B,) bool, of the selected rows only.
+
+        Without a mask the per-rank batch means are averaged over ranks. With a mask the mean
+        is over the selected rows of all ranks together (their sums and counts are
+        all-reduced), and when no rank selects a row the step leaves c unchanged on every rank
+        (the detection head's case: an iteration whose sampled RoIs are all background).
+        """
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        f = features.detach().float()
+        if mask is None:
+            m = f.mean(0)
             if world > 1:
-                torch.distributed.all_reduce(m)
+                dist.all_reduce(m)
                 m /= world
+        else:
+            if mask.shape != f.shape[:1]:
+                raise ValueError(f"mask has shape {tuple(mask.shape)}, expected ({f.shape[0]},)")
+            sum_count = torch.cat([f[mask].sum(0), mask.sum().reshape(1).to(f)])
+            if world > 1:
+                dist.all_reduce(sum_count)
+            count = sum_count[-1].item()
+            if count == 0:
+                return
+            m = sum_count[:-1] / count
         self.mean.mul_(self.mu if mu is None else mu).add_(m.to(self.mean))
 
     def extra_repr(self) -> str:

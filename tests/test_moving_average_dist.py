@@ -31,3 +31,36 @@ def test_moving_average_is_all_reduced(tmp_path):
         batch = torch.cat([torch.rand(4, 3, generator=torch.Generator().manual_seed(100 * step + r)) for r in range(world)])
         expected = 0.9 * expected + batch.mean(0)
     torch.testing.assert_close(means[0], expected)
+
+
+def _masked_worker(rank, world, init_file, out_file):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        ma = MovingAverageFeature(3, mu=0.5)
+        for step in range(3):
+            g = torch.Generator().manual_seed(100 * step + rank)
+            x = torch.rand(5, 3, generator=g)
+            # step 1: no rank selects a row (c must stay as it is); rank 1 selects nothing at step 2
+            mask = torch.zeros(5, dtype=torch.bool) if step == 1 or (step == 2 and rank == 1) else x[:, 0] > 0.3
+            ma.update(x, mask=mask)
+        torch.save(ma.mean, f"{out_file}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_masked_moving_average_pools_selected_rows_over_ranks(tmp_path):
+    """The detection head's update: the mean over every rank's foreground RoIs together."""
+    world = 2
+    mp.spawn(_masked_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "mean")), nprocs=world, join=True)
+    means = [torch.load(tmp_path / f"mean.{r}") for r in range(world)]
+    torch.testing.assert_close(means[0], means[1])
+    expected = torch.zeros(3)
+    for step in range(3):
+        rows = []
+        for r in range(world):
+            x = torch.rand(5, 3, generator=torch.Generator().manual_seed(100 * step + r))
+            if step == 0 or (step == 2 and r == 0):
+                rows.append(x[x[:, 0] > 0.3])
+        if rows:
+            expected = 0.5 * expected + torch.cat(rows).mean(0)
+    torch.testing.assert_close(means[0], expected)

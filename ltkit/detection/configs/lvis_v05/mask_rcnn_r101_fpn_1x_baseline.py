@@ -1,0 +1,5 @@
+"""LVIS v0.5 Mask R-CNN R101-FPN 1x, no repeat-factor sampling, multi-scale: Baseline."""
+from ltkit.detection.data import lvis_data
+
+_base_ = ['./mask_rcnn_r101_fpn_rfs_1x_baseline.py']
+data = lvis_data('v0.5', rfs=False, multiscale=True)
