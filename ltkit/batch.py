@@ -54,6 +54,13 @@ output_root/reports``, so a batch's tables and figures stay with it (a smoke bat
 overwrites ``results/tables``). A missing report notebook is a warning. ``--dry-run`` prints
 the runs (and whether each would run or be skipped) and executes nothing.
 
+LVIS recipes (``notebook: notebooks/train_lvis.ipynb``) take that notebook's parameters
+(``ltkit.notebook.LVIS_PARAMETERS``: config, data_root, gpus, alpha, eval_only, ...); the
+batch sets ``work_dir`` (= ``output_root/<name>``), and ``name`` may use ``{config_name}``
+(the config with ``/`` turned into ``-``). A complete record is skipped when its config,
+data_root, alpha, eval_only, max_epochs, seed, backend, tiny and samples_per_gpu match the
+recipe's (where given). Multi-GPU is the ``gpus`` parameter (torchrun), not ``--devices``.
+
 Exit status: 0 when every run (and report) succeeded, 1 when one failed, 2 for a bad recipe,
 a missing file or a missing kernel.
 
@@ -74,6 +81,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .config import EXECUTION_FIELDS, RunConfig
+from .notebook import LVIS_PARAMETERS, LVIS_RUN_DEFINING
 
 DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
 DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
@@ -113,14 +121,26 @@ class Recipe:
     description: str = ""
 
 
-def _valid_parameters() -> Tuple[str, ...]:
+def is_lvis(notebook: PathLike) -> bool:
+    """Whether a recipe's notebook is train_lvis.ipynb (LVIS parameters, ``work_dir`` as its folder)."""
+    return Path(notebook).stem == "train_lvis"
+
+
+def _reserved(notebook: PathLike) -> Tuple[str, ...]:
+    return ("work_dir",) if is_lvis(notebook) else RESERVED_PARAMETERS
+
+
+def _valid_parameters(notebook: PathLike = DEFAULT_NOTEBOOK) -> Tuple[str, ...]:
+    if is_lvis(notebook):
+        return tuple(n for n in LVIS_PARAMETERS if n != "work_dir")
     return tuple(n for n in RunConfig.field_names() if n not in RESERVED_PARAMETERS) + EXTRA_PARAMETERS
 
 
-def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike) -> None:
-    valid = _valid_parameters()
+def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike,
+                      notebook: PathLike = DEFAULT_NOTEBOOK) -> None:
+    valid = _valid_parameters(notebook)
     for key in params:
-        if key in RESERVED_PARAMETERS:
+        if key in _reserved(notebook):
             raise ValueError(f"{recipe_path}: {where}: {key!r} is set by the batch (output_root/<name>); "
                              f"remove it from the recipe")
         if key not in valid:
@@ -165,7 +185,7 @@ def load_recipe(path: PathLike) -> Recipe:
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ValueError(f"{path}: base: expected a mapping parameter -> value, got {base!r}")
-    _check_parameters("base", base, path)
+    _check_parameters("base", base, path, notebook)
 
     cases = raw.get("cases")
     if cases is None:
@@ -173,7 +193,7 @@ def load_recipe(path: PathLike) -> Recipe:
     if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
         raise ValueError(f"{path}: cases: expected a non-empty list of mappings parameter -> value, got {cases!r}")
     for i, case in enumerate(cases):
-        _check_parameters(f"cases[{i}]", case, path)
+        _check_parameters(f"cases[{i}]", case, path, notebook)
 
     grid = raw.get("grid")
     grids = [grid] if isinstance(grid, dict) else ([{}] if grid is None else grid)
@@ -182,7 +202,7 @@ def load_recipe(path: PathLike) -> Recipe:
                          f"mappings; got {grid!r}")
     for gi, g in enumerate(grids):
         where = "grid" if isinstance(grid, dict) else f"grid[{gi}]"
-        _check_parameters(where, g, path)
+        _check_parameters(where, g, path, notebook)
         for key, values in g.items():
             if not isinstance(values, list):
                 raise ValueError(f"{path}: {where}.{key}: expected a list of values, got {values!r} "
@@ -251,6 +271,15 @@ def expand(recipe: Recipe) -> List[RunSpec]:
     """The runs of a recipe, in order (cases, then grids, then the grid product)."""
     specs: List[RunSpec] = []
     for point in _points(recipe):
+        if is_lvis(recipe.notebook):  # LVIS: the parameters as given over the notebook's defaults
+            values = {**LVIS_PARAMETERS, **point}
+            values["config_name"] = str(values["config"]).removesuffix(".py").replace("/", "-").replace("\\", "-")
+            name = _format_name(recipe.name, values, recipe.path, point)
+            output_dir = str(Path(recipe.output_root) / name)
+            config = {k: values[k] for k in LVIS_RUN_DEFINING}
+            specs.append(RunSpec(name=name, output_dir=output_dir, parameters={**point, "work_dir": output_dir},
+                                 config=config))
+            continue
         try:
             cfg = _resolve(point)
         except ValueError as e:
@@ -275,6 +304,9 @@ def assign_devices(specs: Sequence[RunSpec], devices: Optional[Sequence[Union[in
     """Set ``device`` to ``cuda:K`` round-robin over ``devices`` (in the order of ``specs``)."""
     if not devices:
         return list(specs)
+    if any("work_dir" in s.parameters for s in specs):
+        raise ValueError("--devices pins classification runs to one GPU each; LVIS runs take the `gpus` "
+                         "parameter (torchrun) instead")
     out = []
     for i, s in enumerate(specs):
         dev = f"cuda:{devices[i % len(devices)]}"
@@ -304,8 +336,19 @@ def run_state(spec: RunSpec) -> str:
     saved = read_run(spec.output_dir).get("params")
     if not isinstance(saved, dict) or not spec.config:
         return "complete"
-    same = all(saved.get(k) == v for k, v in spec.config.items() if k not in EXECUTION_FIELDS)
+    if "work_dir" in spec.parameters:  # an LVIS run: the parameters that define it, where given
+        same = all(_lvis_same(k, saved.get(k), v) for k, v in spec.config.items() if v not in (None, ""))
+    else:
+        same = all(saved.get(k) == v for k, v in spec.config.items() if k not in EXECUTION_FIELDS)
     return "complete" if same else "stale"
+
+
+def _lvis_same(key: str, saved: Any, wanted: Any) -> bool:
+    if key == "evaluations":  # the record holds what was evaluated, not the parameter
+        return True
+    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool) and isinstance(saved, (int, float)):
+        return float(saved) == float(wanted)
+    return saved == wanted
 
 
 def _error_text(e: BaseException) -> str:
@@ -392,7 +435,7 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
           + ("" if nb.is_file() else f"  [warning: notebook not found: {recipe.notebook}]"))
     rows = []
     for s in specs:
-        params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k != "output_dir")
+        params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k not in ("output_dir", "work_dir"))
         print(f"  {s.name}: {word[states[s.name]]}  {s.output_dir}  {params}")
         rows.append({"name": s.name, "status": "would skip" if states[s.name] == "complete" else "would run",
                      "output_dir": s.output_dir, "parameters": dict(s.parameters)})

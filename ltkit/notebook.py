@@ -56,3 +56,14 @@ def parameters_source() -> str:
         lines.append(f"{f.name} = None  # default {shown}")
     lines.append("_before_injection = set(globals())")
     return "\n".join(lines)
+
+
+#: train_lvis.ipynb's parameters and their defaults (``ltkit.detection.run.run_from_parameters``)
+LVIS_PARAMETERS: Dict[str, Any] = dict(
+    config="lvis_v1/htc_without_semantic_r101_fpn_20e_tde", work_dir="", data_root="", gpus=1, alpha=None,
+    eval_only="", evaluations=None, max_epochs=None, samples_per_gpu=None, seed=0, backend="lvis", tiny=False,
+    synthetic=False, cfg_options=None,
+)
+#: the LVIS parameters a finished run must match to be skipped by a batch (the rest only say how it ran)
+LVIS_RUN_DEFINING = ("config", "data_root", "alpha", "eval_only", "evaluations", "max_epochs", "seed", "backend",
+                     "tiny", "samples_per_gpu")

@@ -23,7 +23,7 @@ def _plt():
 
 
 def shot_bars(df: pd.DataFrame, *, method: str = "method", ax=None, title: Optional[str] = None,
-              groups: Sequence[str] = GROUP_ORDER):
+              groups: Sequence[str] = GROUP_ORDER, ylabel: str = "top-1 accuracy (%)"):
     """Grouped bars: accuracy per shot group (x) for each method (hue).
 
     ``df`` has one row per method with columns ``method`` and the groups (percent; NaN/None
@@ -38,7 +38,7 @@ def shot_bars(df: pd.DataFrame, *, method: str = "method", ax=None, title: Optio
     for container in ax.containers:
         ax.bar_label(container, fmt="%.1f", fontsize=8, padding=2)
     ax.set_xlabel("")
-    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
     ax.legend(title="", loc="upper right", fontsize=9)
     if title:
@@ -64,6 +64,26 @@ def per_class_curve(per_class: pd.DataFrame, *, columns: Sequence[str], labels: 
     if title:
         ax.set_title(title)
     return ax
+
+
+LVIS_GROUPS = ("APr", "APc", "APf", "AP", "APbbox")
+
+
+def lvis_bars(record: dict, *, ax=None, title: Optional[str] = None):
+    """An LVIS run's mask AP on rare / common / frequent classes, overall, and box AP, one bar
+    colour per evaluation (plain, TDE, TDE without background exemption)."""
+    from .results import method_name
+
+    params = record.get("params", {})
+    rows = []
+    for ev, m in record["metrics"].items():
+        name = method_name({"task": "detection", "classifier": params.get("classifier"), "evaluation": ev})
+        rows.append({"method": name, **{g: m.get(g) for g in LVIS_GROUPS}})
+    df = pd.DataFrame(rows)
+    for g in LVIS_GROUPS:
+        df[g] = pd.to_numeric(df[g], errors="coerce")
+    title = title or f"{params.get('config', '')} ({params.get('dataset', '')})"
+    return shot_bars(df, ax=ax, title=title, groups=LVIS_GROUPS, ylabel="AP (%)")
 
 
 def save(fig, path, *, pdf: bool = False) -> Path:
@@ -111,11 +131,13 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
     seeds, one hue per method), ``<benchmark>_per_class.png`` (per-class accuracy against the
     class's training count, log scale), and for runs with TDE ``<benchmark>_alpha_sweep.png`` and
     ``<benchmark>_cosine.png`` (the distribution of each test sample's cosine to the
-    moving-average feature, the quantity the alpha heuristic inverts). Returns {name: path}.
+    moving-average feature, the quantity the alpha heuristic inverts). For LVIS runs, per
+    version and detector: ``<benchmark>_<detector>_ap.png`` (AP on rare / common / frequent
+    classes, overall, and box AP, one hue per method). Returns {name: path}.
     """
     import numpy as np
 
-    from .results import benchmark_name, load_runs, method_name, summary_table
+    from .results import benchmark_name, detection_summary_table, load_runs, method_name, summary_table
 
     plt, sns = _plt()
     out = Path(output_dir)
@@ -126,6 +148,12 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
     runs["method"] = [method_name(r) for r in runs.to_dict("records")]
     runs["benchmark"] = [benchmark_name(r) for r in runs.to_dict("records")]
     summary = summary_table(runs.drop(columns=["method", "benchmark"]))
+    lvis = detection_summary_table(runs.drop(columns=["method", "benchmark"]))
+    for (bench, fw), g in lvis.groupby(["benchmark", "framework"]):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        shot_bars(g, ax=ax, groups=LVIS_GROUPS, ylabel="AP (%)",
+                  title=f"{bench}, {fw}: AP by class frequency (mean over runs)")
+        written[f"{bench}_{fw}_ap.png"] = save(fig, out / f"{bench}_{fw}_ap.png", pdf=pdf)
     for bench, g in summary.groupby("benchmark"):
         fig, ax = plt.subplots(figsize=(8, 4))
         shot_bars(g, ax=ax, title=f"{bench}: accuracy by shot group (mean over runs)")

@@ -125,6 +125,9 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
             row.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()})
             # the metrics' alpha (the one used; None without TDE) wins over the config's
             row.update({k: m.get(k) for k in ("overall", "many", "medium", "few", "alpha")})
+            row["task"] = rec.get("task", "classification")
+            if row["task"] == "detection":  # LVIS runs: AP, AP50, ..., APr/APc/APf, APbbox, bbox_*
+                row.update({k: v for k, v in m.items() if k != "alpha"})
             row["train_s"] = rec.get("timings", {}).get("train_s")
             row["git_commit"] = rec.get("environment", {}).get("git_commit")
             rows.append(row)
@@ -132,17 +135,24 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=cols)
-    for c in ("overall", "many", "medium", "few", "alpha"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
+    for c in ("overall", "many", "medium", "few", "alpha") + DETECTION_COLUMNS:
+        if c in df:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
 
 
 # ----------------------------------------------------------------------------- paper tables
+#: the LVIS metrics a detection run records (mask AP unless prefixed; APbbox = box AP), percent
+DETECTION_COLUMNS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "APbbox")
+#: the paper's detector for Tables 4 and 5 (HTC without semantic, R101-FPN; REFERENCE 2.5)
+PAPER_DETECTOR = "htc_without_semantic_r101_fpn_20e"
 PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "results" / "paper" / "numbers.csv"
 
 #: benchmark columns of each paper table, in the paper's order
 TABLE_COLUMNS = {
     "table2": ["many", "medium", "few", "overall"],
+    "table4": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
+    "table5": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
     "table3": ["cifar100_lt-r100", "cifar100_lt-r50", "cifar100_lt-r10",
                "cifar10_lt-r100", "cifar10_lt-r50", "cifar10_lt-r10"],
 }
@@ -161,6 +171,11 @@ def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
 def method_name(row: Dict[str, Any]) -> str:
     """The paper's name for a (run parameters, evaluation) row of ``load_runs``."""
     clf, ev, loss = row.get("classifier"), row.get("evaluation"), row.get("loss", "ce")
+    if row.get("task") == "detection":
+        if clf not in ("causal_norm", "cosine", "capsule"):
+            return "Baseline"
+        base = {"causal_norm": "De-confound", "cosine": "Cosine", "capsule": "Capsule"}[clf]
+        return {"tde": f"{base}-TDE", "tde_without_bg_exemption": f"{base}-TDE, BG-exempted False"}.get(ev, base)
     if clf in ("causal_norm", "cosine", "capsule"):
         base = {"causal_norm": "De-confound", "cosine": "Cosine", "capsule": "Capsule"}[clf]
         name = base + ("-TDE" if ev == "tde" else "")
@@ -190,7 +205,11 @@ def _cell(values: pd.Series) -> Dict[str, Any]:
 
 
 def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Our results next to the paper's for ``table`` ("table2" or "table3").
+    """Our results next to the paper's for ``table`` ("table2", "table3", "table4", "table5").
+
+    Tables 4 and 5 (LVIS) take only runs of the paper's detector (``PAPER_DETECTOR`` configs,
+    not shrunk with ``tiny``);
+    Table 4's method names carry the LVIS version, e.g. "De-confound-TDE (v1.0)".
 
     One row per (method, column): ``ours_mean``, ``ours_std`` (over seeds; None for n < 2),
     ``n``, ``paper`` (None where the paper has no such row), ``diff`` = ours_mean - paper, and
@@ -206,6 +225,8 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
         ours["method"] = [method_name(r) for r in ours.to_dict("records")]
         ours["benchmark"] = [benchmark_name(r) for r in ours.to_dict("records")]
     rows = []
+    if table in ("table4", "table5"):
+        return _compare_detection(ours, paper, table)
     if table == "table2":
         mine = ours[ours.get("dataset", pd.Series(dtype=str)) == "imagenet_lt"] if len(ours) else ours
         keys = [(m, c) for m in dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
@@ -225,6 +246,41 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
                 rows.append({"method": method, "column": col, **_cell(sel),
                              "paper": p.value.iloc[0] if len(p) else None,
                              "source": p.source.iloc[0] if len(p) else "ltkit"})
+    df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
+                  for m, p in zip(df.ours_mean, df.paper)]
+    return df
+
+
+_TABLE5_NAMES = {"De-confound": "De-confound (no TDE)", "De-confound-TDE": "De-confound-TDE, BG-exempted True",
+                 "De-confound-TDE, BG-exempted False": "De-confound-TDE, BG-exempted False"}
+
+
+def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> pd.DataFrame:
+    cols = TABLE_COLUMNS[table]
+    if len(ours) and "task" in ours:
+        ours = ours[(ours.task == "detection") & ours.get("framework", pd.Series(dtype=str)).eq(PAPER_DETECTOR)]
+        if "tiny" in ours:  # shrunken smoke-test models are not the paper's detector
+            ours = ours[ours.tiny.ne(True)]
+    else:
+        ours = ours.iloc[0:0]
+    if table == "table5":
+        ours = ours[ours.benchmark == "lvis_v0.5"] if len(ours) else ours
+        ours = ours.assign(method=[_TABLE5_NAMES.get(m) for m in ours.method]) if len(ours) else ours
+        ours = ours[ours.method.notna()] if len(ours) else ours
+
+    def label(method, bench):
+        return method if table == "table5" else f"{method} ({bench.replace('lvis_', '')})"
+
+    keys = list(dict.fromkeys([(m, b) for m, b in zip(paper.method, paper.benchmark)]
+                              + ([(m, b) for m, b in zip(ours.method, ours.benchmark)] if len(ours) else [])))
+    rows = []
+    for method, bench in keys:
+        for col in cols:
+            sel = ours[(ours.method == method) & (ours.benchmark == bench)][col] if len(ours) else pd.Series(dtype=float)
+            p = paper[(paper.method == method) & (paper.benchmark == bench) & (paper.metric == col)]
+            rows.append({"method": label(method, bench), "column": col, **_cell(sel),
+                         "paper": p.value.iloc[0] if len(p) else None, "source": p.source.iloc[0] if len(p) else "ltkit"})
     df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
     df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
                   for m, p in zip(df.ours_mean, df.paper)]
@@ -278,6 +334,8 @@ def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Every (benchmark, method) of ``load_runs`` output: many / medium / few / overall as mean,
     std over runs (seeds) and n."""
+    if "task" in runs:
+        runs = runs[runs.task != "detection"]
     if runs.empty:
         return pd.DataFrame(columns=["benchmark", "method", "n"])
     df = runs.copy()
@@ -291,6 +349,38 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
             row[c], row[f"{c}_std"] = cell["mean"], cell["std"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def detection_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every (LVIS version, detector config family, method) of the detection runs: the
+    ``DETECTION_COLUMNS`` as mean, std over runs and n."""
+    df = runs[runs.task == "detection"].copy() if "task" in runs else runs.iloc[0:0]
+    if df.empty:
+        return pd.DataFrame(columns=["benchmark", "framework", "method", "n"])
+    df["method"] = [method_name(r) for r in df.to_dict("records")]
+    df["benchmark"] = [benchmark_name(r) for r in df.to_dict("records")]
+    rows = []
+    for (bench, fw, method), g in df.groupby(["benchmark", "framework", "method"], sort=True):
+        row = {"benchmark": bench, "framework": fw, "method": method, "n": len(g)}
+        for c in DETECTION_COLUMNS:
+            cell = _cell(g[c]) if c in g else {"mean": None, "std": None}
+            row[c], row[f"{c}_std"] = cell["mean"], cell["std"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def detection_summary_markdown(summary: pd.DataFrame, columns=("AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox")) -> str:
+    """Render ``detection_summary_table`` as markdown (mask AP unless APbbox; percent)."""
+    def f(m, s):
+        if m is None or pd.isna(m):
+            return "-"
+        return f"{m:.1f}" + ("" if s is None or pd.isna(s) else f" ± {s:.1f}")
+
+    lines = ["| LVIS | detector | method | n | " + " | ".join(columns) + " |", "|---" * (4 + len(columns)) + "|"]
+    for r in summary.to_dict("records"):
+        cells = [f(r[c], r[f"{c}_std"]) for c in columns]
+        lines.append(f"| {r['benchmark']} | {r['framework']} | {r['method']} | {r['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def summary_table_markdown(summary: pd.DataFrame) -> str:
@@ -311,9 +401,10 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: U
                  ) -> Dict[str, Path]:
     """Regenerate the tables from every complete run under ``results_dir``.
 
-    Writes ``summary.md`` / ``summary.csv`` (all runs), and for the paper's Table 2
-    (ImageNet-LT) and Table 3 (CIFAR-LT) ``table2.md`` / ``.tex`` / ``.csv`` with ours beside
-    the paper's numbers. Returns the written paths by name.
+    Writes ``summary.md`` / ``summary.csv`` (classification runs), ``lvis_summary.md`` /
+    ``.csv`` (detection runs), and for the paper's Table 2 (ImageNet-LT), Table 3 (CIFAR-LT),
+    Table 4 (LVIS) and Table 5 (background exemption) ``tableN.md`` / ``.tex`` / ``.csv`` with
+    ours beside the paper's numbers. Returns the written paths by name.
     """
     from .utils import write_text
 
@@ -323,8 +414,14 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: U
     summary = summary_table(runs)
     written["summary.md"] = write_text(out / "summary.md", summary_table_markdown(summary) + "\n")
     written["summary.csv"] = write_csv(out / "summary.csv", summary)
+    lvis = detection_summary_table(runs)
+    written["lvis_summary.md"] = write_text(out / "lvis_summary.md", detection_summary_markdown(lvis) + "\n")
+    written["lvis_summary.csv"] = write_csv(out / "lvis_summary.csv", lvis)
     titles = {"table2": "Table 2: ImageNet-LT, ResNeXt-50, top-1 by shot group",
-              "table3": "Table 3: CIFAR-LT, ResNet-32, top-1"}
+              "table3": "Table 3: CIFAR-LT, ResNet-32, top-1",
+              "table4": "Table 4: LVIS val, HTC without semantic (the paper's Cascade Mask R-CNN) R101-FPN; "
+                        "mask AP, APbbox = box AP",
+              "table5": "Table 5: background-exempted inference, LVIS v0.5, same detector"}
     for table, title in titles.items():
         cmp = compare_table(runs, table)
         written[f"{table}.md"] = write_text(out / f"{table}.md", table_markdown(cmp, title) + "\n")

@@ -244,3 +244,44 @@ def test_missing_kernel_is_a_clear_error(work, capsys):
     err = capsys.readouterr().err
     assert "no-such-kernel-xyz" in err and "ipykernel install" in err
     assert not (work / "runs").exists()
+
+
+# ---------------------------------------------------------------------------- LVIS recipes
+def test_lvis_recipe_expands_with_work_dirs_and_checks_lvis_parameters(tmp_path):
+    from ltkit.batch import assign_devices, run_state
+
+    r = load_recipe(RECIPES / "table4_lvis.yaml")
+    specs = expand(r)
+    assert [s.parameters["config"] for s in specs] == [
+        "lvis_v1/htc_without_semantic_r101_fpn_20e_baseline", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde",
+        "lvis_v05/htc_without_semantic_r101_fpn_20e_baseline", "lvis_v05/htc_without_semantic_r101_fpn_20e_tde"]
+    assert specs[1].name == "lvis_v1-htc_without_semantic_r101_fpn_20e_tde-s0"
+    assert all(s.parameters["work_dir"] == s.output_dir and s.parameters["gpus"] == 8 for s in specs)
+    assert "output_dir" not in specs[0].parameters
+    with pytest.raises(ValueError, match="LVIS runs take the `gpus`"):
+        assign_devices(specs, [0, 1])
+
+    bad = write_recipe(tmp_path / "bad.yaml", notebook="notebooks/train_lvis.ipynb", output_root="o",
+                       name="{config_name}", base={"epochs": 2})
+    with pytest.raises(ValueError, match="unknown parameter 'epochs'; valid parameters: config, data_root, gpus"):
+        load_recipe(bad)
+    reserved = write_recipe(tmp_path / "res.yaml", notebook="notebooks/train_lvis.ipynb", output_root="o",
+                            name="{config_name}", base={"work_dir": "x"})
+    with pytest.raises(ValueError, match="'work_dir' is set by the batch"):
+        load_recipe(reserved)
+
+    # skip logic: a complete record is skipped when the defining parameters match, rerun when not
+    spec = dataclasses_replace(specs[1], output_dir=str(tmp_path / "run"))
+    (tmp_path / "run").mkdir()
+    record = {"status": "complete", "params": {"config": spec.parameters["config"], "seed": 0, "alpha": 1.5,
+                                               "data_root": "", "eval_only": "", "backend": "lvis", "tiny": False}}
+    (tmp_path / "run" / "run.json").write_text(json.dumps(record))
+    assert run_state(spec) == "complete"
+    other = dataclasses_replace(spec, config={**spec.config, "alpha": 1.0})
+    assert run_state(other) == "stale"
+
+
+def dataclasses_replace(spec, **kw):
+    import dataclasses
+
+    return dataclasses.replace(spec, **kw)

@@ -392,3 +392,101 @@ def test_cascade_roi_head_passes_labels_to_every_stage():
     assert all(torch.isfinite(v).all() for k, v in losses.items() if "loss" in k and torch.is_tensor(v))
     for h in det.tde_heads(model):
         assert h.moving_average.mean.norm() > 0 and h.roi_labels is None
+
+
+def test_lvis_runs_fill_the_paper_tables(tiny_runs, tmp_path):
+    """run.json has the classification shape: load_runs reads it, Tables 4/5 and the LVIS summary render it."""
+    import shutil
+
+    from ltkit import results
+
+    rec = tiny_runs["lvis_v1/htc_without_semantic_r101_fpn_20e_tde"]
+    src = __import__("pathlib").Path(rec["params"]["output_dir"]) / "run.json"
+    for version in ("lvis_v1.0", "lvis_v0.5"):
+        d = tmp_path / "results" / version
+        d.mkdir(parents=True)
+        r = json.loads(src.read_text())
+        r["params"].update(dataset=version, tiny=False)  # stand-ins for full-size runs of the paper's detector
+        (d / "run.json").write_text(json.dumps(r))
+    shutil.copytree(src.parent, tmp_path / "results" / "tiny", ignore=shutil.ignore_patterns("*.pth", "eval"))
+    runs = results.load_runs(tmp_path / "results")
+    assert set(runs.evaluation) == set(EVALUATIONS) and (runs.task == "detection").all()
+    t4 = results.compare_table(runs, "table4")
+    row = t4[(t4.method == "De-confound-TDE (v1.0)") & (t4.column == "APr")].iloc[0]
+    assert row.n == 1 and row.ours_mean == pytest.approx(rec["metrics"]["tde"]["APr"]) and row.paper == 16.0
+    assert row["diff"] == pytest.approx(row.ours_mean - 16.0)
+    base = t4[(t4.method == "De-confound (v1.0)") & (t4.column == "APbbox")].iloc[0]
+    assert base.ours_mean == pytest.approx(rec["metrics"]["plain"]["APbbox"])
+    assert t4[(t4.method == "EQL (v0.5)")].n.eq(0).all()  # quoted rows stay, without ltkit numbers
+    t5 = results.compare_table(runs, "table5")
+    off = t5[(t5.method == "De-confound-TDE, BG-exempted False") & (t5.column == "AP")].iloc[0]
+    assert off.ours_mean == pytest.approx(rec["metrics"]["tde_without_bg_exemption"]["AP"]) and off.paper == 23.4
+    assert "De-confound (no TDE)" in set(t5.method)
+    written = results.write_tables(tmp_path / "results", tmp_path / "tables")
+    assert {"table4.md", "table5.tex", "lvis_summary.md"} <= set(written)
+    summary = (tmp_path / "tables" / "lvis_summary.md").read_text()
+    assert "htc_without_semantic_r101_fpn_20e" in summary and "De-confound-TDE" in summary
+    assert results.summary_table(runs).empty  # the classification summary leaves LVIS runs out
+
+
+def test_train_lvis_notebook_then_tables_and_figures(tmp_path):
+    """train_lvis.ipynb through papermill (synthetic data, tiny model), then tables.ipynb and figures.ipynb on its record."""
+    papermill = pytest.importorskip("papermill")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def execute(name, out, **parameters):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        papermill.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
+                                   kernel_name="ltkit", cwd=str(root), progress_bar=False)
+
+    work = tmp_path / "results" / "lvis_tiny"
+    execute("train_lvis", work / "train_lvis.ipynb", config="lvis_v1/mask_rcnn_r50_fpn_1x_deconfound",
+            data_root=str(tmp_path / "synthetic"), synthetic=True, tiny=True, max_epochs=1, work_dir=str(work))
+    rec = json.loads((work / "run.json").read_text())
+    assert set(rec["metrics"]) == set(EVALUATIONS) and rec["params"]["max_epochs"] == 1
+    assert (work / "lvis_ap.png").stat().st_size > 10_000
+    execute("tables", tmp_path / "tables.ipynb", results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "t"))
+    assert "| lvis_v1.0 | mask_rcnn_r50_fpn_1x | De-confound-TDE | 1 |" in (tmp_path / "t" / "lvis_summary.md").read_text()
+    assert "De-confound-TDE (v1.0)" in (tmp_path / "t" / "table4.md").read_text()
+    execute("figures", tmp_path / "figures.ipynb", results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "f"))
+    assert (tmp_path / "f" / "lvis_v1.0_mask_rcnn_r50_fpn_1x_ap.png").stat().st_size > 10_000
+
+
+def test_notebook_parameters_are_checked(tmp_path):
+    from ltkit.detection.run import run_from_parameters, torchrun_command
+
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['confg'\]; valid parameters: config, work_dir"):
+        run_from_parameters({"confg": "x"}, before_injection=set())
+    with pytest.raises(ValueError, match="shipped:"):
+        run_from_parameters({"config": "lvis_v1/nope"})
+    with pytest.raises(ValueError, match="gpus: 2 requested, 0 CUDA"):
+        run_from_parameters({"gpus": 2}) if not torch.cuda.is_available() else pytest.skip("has CUDA")
+    cmd = torchrun_command(8, "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w", alpha=1.0, evaluations=["tde"],
+                           data_root="/d", options={"optimizer.lr": 0.01})
+    assert cmd[1:4] == ["-m", "torch.distributed.run", "--nproc_per_node=8"]
+    assert cmd[4:9] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
+    assert cmd[cmd.index("--alpha") + 1] == "1.0" and cmd[cmd.index("--evaluations") + 1] == "tde"
+    assert cmd[cmd.index("--cfg-options") + 1] == "optimizer.lr=0.01"
+
+
+def test_lvis_batch_runs_then_skips(tmp_path):
+    """A recipe of train_lvis.ipynb through ltkit.batch: runs, then a second start skips the finished run."""
+    import yaml
+    from pathlib import Path
+
+    from ltkit.batch import run_batch
+
+    root = Path(__file__).resolve().parents[1]
+    recipe = tmp_path / "lvis.yaml"
+    recipe.write_text(yaml.safe_dump(dict(
+        notebook=str(root / "notebooks" / "train_lvis.ipynb"), output_root=str(tmp_path / "runs"), name="{config_name}",
+        base=dict(data_root=str(tmp_path / "synthetic"), synthetic=True, tiny=True, max_epochs=1,
+                  evaluations=["plain", "tde"]),
+        cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}], report=[])))
+    rows = run_batch(recipe)
+    assert [r["status"] for r in rows] == ["done"], rows
+    rec = json.loads((tmp_path / "runs" / "lvis_v1-mask_rcnn_r50_fpn_1x_tde" / "run.json").read_text())
+    assert set(rec["metrics"]) == {"plain", "tde"}
+    assert [r["status"] for r in run_batch(recipe)] == ["skipped"]

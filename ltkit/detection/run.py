@@ -348,6 +348,7 @@ def run_lvis(
     from ..results import environment
 
     t0 = time.time()
+    init_distributed()
     work_dir = Path(work_dir)
     cfg = load_config(config, data_root=data_root, work_dir=str(work_dir), tiny=tiny, max_epochs=max_epochs,
                       samples_per_gpu=samples_per_gpu, options=options)
@@ -408,3 +409,68 @@ def run_lvis(
     write_json(work_dir / "config.json", json.loads(json.dumps(cfg._cfg_dict.to_dict(), default=str)))
     write_json(work_dir / "run.json", record)
     return record
+
+
+# ----------------------------------------------------------------------------- notebook glue
+from ..notebook import LVIS_PARAMETERS as NOTEBOOK_PARAMETERS  # noqa: E402  (train_lvis.ipynb's parameters)
+
+
+def torchrun_command(gpus: int, config: str, work_dir, **kw) -> list:
+    """The ``torchrun`` command line that runs :func:`run_lvis` on ``gpus`` processes."""
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={int(gpus)}",
+           "-m", "ltkit.detection", "run", str(config), str(work_dir)]
+    flags = {"data_root": "--data-root", "alpha": "--alpha", "eval_only": "--eval-only", "max_epochs": "--max-epochs",
+             "samples_per_gpu": "--samples-per-gpu", "seed": "--seed", "backend": "--backend"}
+    for key, flag in flags.items():
+        if kw.get(key) not in (None, ""):
+            cmd += [flag, str(kw[key])]
+    if kw.get("evaluations"):
+        cmd += ["--evaluations", *kw["evaluations"]]
+    if kw.get("tiny"):
+        cmd.append("--tiny")
+    if kw.get("options"):
+        cmd += ["--cfg-options", *[f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in kw["options"].items()]]
+    return cmd
+
+
+def run_from_parameters(namespace: Dict[str, Any], before_injection=None) -> Dict[str, Any]:
+    """What train_lvis.ipynb runs: check its parameters, then :func:`run_lvis` (under torchrun for gpus > 1).
+
+    ``synthetic=True`` first writes a tiny synthetic LVIS-format dataset at ``data_root``
+    (smoke runs; pair it with ``tiny=True``). ``work_dir`` defaults to
+    ``results/runs/lvis/<config name>``.
+    """
+    import subprocess
+
+    from ..notebook import unknown_parameters
+    from ..results import read_run
+    from .evaluation import BACKENDS
+    from .synthetic import make_synthetic_lvis
+
+    if before_injection is not None:
+        unknown = [n for n in unknown_parameters(namespace, before_injection) if n not in NOTEBOOK_PARAMETERS]
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown}; valid parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
+    p = {k: namespace.get(k, v) for k, v in NOTEBOOK_PARAMETERS.items()}
+    config_path(p["config"])  # an unknown config fails here, listing the shipped ones
+    if not isinstance(p["gpus"], int) or p["gpus"] < 1:
+        raise ValueError(f"gpus: must be a positive integer, got {p['gpus']!r}")
+    if p["backend"] not in BACKENDS:
+        raise ValueError(f"backend: {p['backend']!r} is not one of {', '.join(BACKENDS)}")
+    if p["gpus"] > 1 and torch.cuda.device_count() < p["gpus"]:
+        raise ValueError(f"gpus: {p['gpus']} requested, {torch.cuda.device_count()} CUDA device(s) visible")
+    if p["synthetic"]:
+        if not p["data_root"]:
+            raise ValueError("synthetic=True needs a data_root to write the synthetic dataset to")
+        make_synthetic_lvis(p["data_root"])
+    work_dir = p["work_dir"] or str(Path("results/runs/lvis") / Path(p["config"]).stem)
+    kw = dict(data_root=p["data_root"] or None, evaluations=p["evaluations"], alpha=p["alpha"],
+              eval_only=p["eval_only"] or None, tiny=bool(p["tiny"]), max_epochs=p["max_epochs"],
+              samples_per_gpu=p["samples_per_gpu"], seed=int(p["seed"]), backend=p["backend"],
+              options=p["cfg_options"] or None)
+    if p["gpus"] > 1:
+        subprocess.run(torchrun_command(p["gpus"], p["config"], work_dir, **kw), check=True)
+        return read_run(work_dir)
+    return run_lvis(p["config"], work_dir, **kw)
