@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Fetch a dataset (CIFAR) or its long-tail split files (ImageNet-LT, Places-LT) into data/.
+"""Fetch a dataset (CIFAR, LVIS) or its long-tail split files (ImageNet-LT, Places-LT) into data/.
 
     python data/get_data.py cifar10     --root data/cifar10      # torchvision download + extract
     python data/get_data.py cifar100    --root data/cifar100
     python data/get_data.py imagenet_lt --root data/ImageNet_LT  # the ImageNet_LT_{train,val,test}.txt split files
     python data/get_data.py places_lt   --root data/Places_LT    # the Places_LT_{train,val,test}.txt split files
+    python data/get_data.py lvis_v1     --root data/LVIS         # lvis_v1_{train,val}.json (+ --images: COCO 2017)
+    python data/get_data.py lvis_v0.5   --root data/LVIS         # lvis_v0.5_{train,val}.json
 
 The split files come from the De-confound-TDE repository (KaihuaTang/Long-Tailed-Recognition.pytorch);
 their line counts are checked before they are written (atomically). ImageNet and Places365
@@ -31,8 +33,12 @@ except ImportError:  # pragma: no cover - depends on the environment
 from ltkit.data.listfile import EXPECTED_LINES, IMAGE_SOURCES, SPLIT_FILES  # noqa: E402
 from ltkit.utils import atomic_write  # noqa: E402
 
-DATASETS = ("cifar10", "cifar100", "imagenet_lt", "places_lt")
-DEFAULT_ROOTS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT"}
+DATASETS = ("cifar10", "cifar100", "imagenet_lt", "places_lt", "lvis_v1", "lvis_v0.5")
+DEFAULT_ROOTS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT",
+                 "lvis_v1": "LVIS", "lvis_v0.5": "LVIS"}
+#: the LVIS annotation zips (the LVIS site's links) and the COCO 2017 image zips they index
+LVIS_BASE_URL = "https://dl.fbaipublicfiles.com/LVIS"
+COCO_IMAGES_URL = "http://images.cocodataset.org/zips"
 SPLIT_BASE_URL = "https://raw.githubusercontent.com/KaihuaTang/Long-Tailed-Recognition.pytorch/master/classification/data"
 REMOTE_FOLDER = {"imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT"}
 OLTR_URL = "https://github.com/zhmiao/OpenLongTailRecognition-OLTR"
@@ -127,13 +133,76 @@ def fetch_cifar(name: str, root: Path) -> None:
           f"num_classes={10 if name == 'cifar10' else 100}))")
 
 
+def download_file(url: str, dest: Path, timeout: float) -> None:
+    """Stream ``url`` to ``dest`` through a temp file (renamed into place when complete)."""
+    import shutil
+
+    tmp = dest.with_name(f".{dest.name}.part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
+            shutil.copyfileobj(r, f, length=1 << 20)
+    except urllib.error.HTTPError as e:
+        tmp.unlink(missing_ok=True)
+        raise FetchError(f"HTTP {e.code} for {url}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        tmp.unlink(missing_ok=True)
+        raise FetchError(f"could not reach {url}: {getattr(e, 'reason', e)}") from None
+    tmp.replace(dest)
+
+
+def extract_zip(archive: Path, root: Path, member: Optional[str] = None) -> List[str]:
+    """Check a zip's CRCs, then extract it (or one member) into ``root``; returns the names written."""
+    import zipfile
+
+    with zipfile.ZipFile(archive) as z:
+        bad = z.testzip()
+        if bad is not None:
+            raise ValueError(f"{archive}: member {bad} is corrupt; delete the file and run again")
+        names = [member] if member else z.namelist()
+        for name in names:
+            z.extract(name, root)
+    return names
+
+
+def fetch_lvis(version: str, root: Path, timeout: float = 60.0, force: bool = False, images: bool = False) -> None:
+    """The LVIS ``version`` ("v1" or "v0.5") train/val annotations into ``root`` (and with
+    ``images`` the COCO 2017 train/val images into ``root/images/``), the layout
+    ``ltkit.detection.data`` expects."""
+    for split in ("train", "val"):
+        name = f"lvis_{version}_{split}.json"
+        dest = root / name
+        if dest.is_file() and not force:
+            print(f"{dest}: already present")
+            continue
+        archive = root / f"{name}.zip"
+        if not archive.is_file() or force:
+            download_file(f"{LVIS_BASE_URL}/{name}.zip", archive, timeout)
+        extract_zip(archive, root, member=name)
+        archive.unlink()
+        print(f"{dest}: ready")
+    if images:
+        for split in ("train2017", "val2017"):
+            if (root / "images" / split).is_dir() and not force:
+                print(f"{root / 'images' / split}: already present")
+                continue
+            archive = root / "images" / f"{split}.zip"
+            if not archive.is_file():
+                download_file(f"{COCO_IMAGES_URL}/{split}.zip", archive, timeout)
+            extract_zip(archive, root / "images")
+            archive.unlink()
+            print(f"{root / 'images' / split}: ready")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", choices=DATASETS)
     ap.add_argument("--root", type=Path, default=None,
-                    help="target folder (default: data/cifar10, data/cifar100, data/ImageNet_LT or data/Places_LT)")
+                    help="target folder (default: data/cifar10, data/cifar100, data/ImageNet_LT, data/Places_LT or data/LVIS)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per download request (default 60)")
     ap.add_argument("--force", action="store_true", help="fetch split files again even if present and valid")
+    ap.add_argument("--images", action="store_true",
+                    help="LVIS: also download and extract the COCO 2017 train/val images (about 19 GB of zips)")
     args = ap.parse_args(argv)
     if args.timeout <= 0:
         ap.error(f"--timeout: must be > 0, got {args.timeout}")
@@ -143,8 +212,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.dataset in ("cifar10", "cifar100"):
             fetch_cifar(args.dataset, root)
             return 0
+        if args.dataset.startswith("lvis_"):
+            fetch_lvis(args.dataset[len("lvis_"):], root, timeout=args.timeout, force=args.force, images=args.images)
+            if not args.images:
+                print(f"Images: the COCO 2017 train and val images go under {root}/images/train2017 and "
+                      f"{root}/images/val2017 (run again with --images, or from {COCO_IMAGES_URL}/).")
+            return 0
         problems = fetch_split_files(args.dataset, root, timeout=args.timeout, force=args.force)
-    except FetchError as e:
+    except (FetchError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"Images are not downloaded by this script. Still needed under {root}: {IMAGE_SOURCES[args.dataset]}.")

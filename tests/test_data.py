@@ -4,6 +4,7 @@ Fast: everything runs on tiny data generated in tmp_path (no network, no real da
 """
 
 import importlib.util
+import json
 import pickle
 import re
 import shutil
@@ -678,3 +679,28 @@ def test_get_data_network_failure_and_404(tmp_path, monkeypatch, capsys):
     assert sum(1 for _ in open(tmp_path / "Places_LT_val.txt")) == 7_300
     assert not (tmp_path / "Places_LT_train.txt").exists()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_get_data_lvis_from_served_zips(tmp_path, monkeypatch, capsys):
+    """LVIS annotations: the zips are streamed through a temp file, CRC-checked, extracted, removed."""
+    import zipfile
+
+    gd = _get_data_module()
+    served = tmp_path / "served"
+    served.mkdir()
+    for split in ("train", "val"):
+        with zipfile.ZipFile(served / f"lvis_v1_{split}.json.zip", "w") as z:
+            z.writestr(f"lvis_v1_{split}.json", json.dumps({"split": split, "categories": []}))
+    monkeypatch.setattr(gd, "LVIS_BASE_URL", served.as_uri())
+    root = tmp_path / "LVIS"
+    assert gd.main(["lvis_v1", "--root", str(root)]) == 0
+    assert json.loads((root / "lvis_v1_val.json").read_text())["split"] == "val"
+    assert sorted(p.name for p in root.iterdir()) == ["lvis_v1_train.json", "lvis_v1_val.json"]
+    assert "images/train2017" in capsys.readouterr().out
+    assert gd.main(["lvis_v1", "--root", str(root)]) == 0  # present: nothing fetched again
+    assert "already present" in capsys.readouterr().out
+    # a failed download leaves no partial file and says why in one line
+    assert gd.main(["lvis_v0.5", "--root", str(root)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lvis_v0.5_train.json.zip" in err[0]
+    assert not list(root.glob(".*.part")) and not (root / "lvis_v0.5_train.json.zip").exists()
