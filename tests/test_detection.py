@@ -490,3 +490,15 @@ def test_lvis_batch_runs_then_skips(tmp_path):
     rec = json.loads((tmp_path / "runs" / "lvis_v1-mask_rcnn_r50_fpn_1x_tde" / "run.json").read_text())
     assert set(rec["metrics"]) == {"plain", "tde"}
     assert [r["status"] for r in run_batch(recipe)] == ["skipped"]
+
+
+@pytest.mark.parametrize("name, version", [("lvis_v05/htc_without_semantic_r101_fpn_20e_tde", "v0.5"),
+                                           ("lvis_v1/mask_rcnn_r50_fpn_rfs_1x_deconfound", "v1")])
+def test_v05_htc_and_repeat_factor_configs_run(tmp_path, name, version):
+    """Table 5's LVIS v0.5 HTC (LVISV05Dataset reads file_name) and a ClassBalancedDataset (RFS) config."""
+    data = make_synthetic_lvis(tmp_path / "data", version=version)
+    rec = run_lvis(name, tmp_path / "run", data_root=str(data["root"]), tiny=True, max_epochs=1,
+                   evaluations=["plain", "tde_without_bg_exemption"])
+    assert rec["params"]["dataset"] == ("lvis_v0.5" if version == "v0.5" else "lvis_v1.0")
+    for m in rec["metrics"].values():
+        assert all(m[k] is not None for k in ("AP", "APbbox", "APr", "APc", "APf"))

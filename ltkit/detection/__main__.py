@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     s = sub.add_parser("synthetic", help="write a tiny synthetic LVIS v1.0-format dataset")
     s.add_argument("root")
     s.add_argument("--num-classes", type=int, default=6)
+    s.add_argument("--version", default="v1", choices=["v1", "v0.5"], help="annotation file names (default v1)")
     args = p.parse_args(argv)
 
     from . import list_configs
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
         print("\n".join(list_configs()))
         return 0
     if args.command == "synthetic":
-        paths = make_synthetic_lvis(args.root, num_classes=args.num_classes)
+        paths = make_synthetic_lvis(args.root, num_classes=args.num_classes, version=args.version)
         print(f"wrote {paths['train']} and {paths['val']}")
         return 0
     rec = run_lvis(args.config, args.work_dir, data_root=args.data_root, evaluations=args.evaluations,

@@ -220,7 +220,7 @@ def train(cfg, *, seed: Optional[int] = None, resume: bool = True) -> Path:
     distributed = init_distributed()
     rank, world = _dist()
     final = _final_checkpoint(cfg)
-    if final.is_file() and resume:
+    if resume and final.is_file() and latest_checkpoint(cfg.work_dir) == final:  # finished (and intact)
         return final
     check_data(cfg, splits=("train",))
     cfg = copy.deepcopy(cfg)

@@ -1,4 +1,4 @@
-"""A tiny synthetic LVIS v1.0 dataset on disk, for tests and smoke runs of the LVIS notebook.
+"""A tiny synthetic LVIS v1.0 (or v0.5) dataset on disk, for tests and smoke runs of the LVIS notebook.
 
 The layout is the real one (``data/README.md``): ``lvis_v1_{train,val}.json`` in the root and
 the images under ``images/{train2017,val2017}/`` as their ``coco_url`` says. Each image is a
@@ -50,8 +50,13 @@ def make_synthetic_lvis(
     val_images: int = 4,
     size=(96, 128),
     seed: int = 0,
+    version: str = "v1",
 ) -> Dict[str, Path]:
     """Write the dataset under ``root``; returns the paths of both annotation files and the root.
+
+    ``version`` "v1" writes ``lvis_v1_{train,val}.json``, "v0.5" ``lvis_v0.5_{train,val}.json``
+    (the same content; every image carries both ``coco_url``, which v1.0 readers use, and
+    ``file_name``, which v0.5 readers use).
 
     Category ``i`` (0-based) has frequency ``f, c, r`` in turn and appears in an image with
     probability falling from 0.9 to 0.3 along the index. Every category gets at least one
@@ -59,6 +64,8 @@ def make_synthetic_lvis(
     """
     if num_classes < 1 or train_images < 1 or val_images < 1:
         raise ValueError("num_classes, train_images and val_images must be positive")
+    if version not in ("v1", "v0.5"):
+        raise ValueError(f"version: {version!r} is not one of v1, v0.5")
     root = Path(root)
     h, w = size
     rng = np.random.default_rng(seed)
@@ -100,7 +107,7 @@ def make_synthetic_lvis(
             absent = [c["id"] for c in categories if c["id"] not in cats_here]
             images.append({
                 "id": image_id, "width": w, "height": h,
-                "coco_url": f"http://images.cocodataset.org/{split}2017/{name}",
+                "coco_url": f"http://images.cocodataset.org/{split}2017/{name}", "file_name": name,
                 "neg_category_ids": absent[:2], "not_exhaustive_category_ids": [],
             })
         counts = {c["id"]: [set(), 0] for c in categories}
@@ -110,7 +117,7 @@ def make_synthetic_lvis(
         cats = [dict(c, image_count=len(counts[c["id"]][0]), instance_count=counts[c["id"]][1]) for c in categories]
         doc = {"info": {"description": "ltkit synthetic LVIS v1.0"}, "licenses": [], "images": images,
                "annotations": annotations, "categories": cats}
-        path = root / f"lvis_v1_{split}.json"
+        path = root / f"lvis_{version}_{split}.json"
         atomic_write(path, lambda f, doc=doc: json.dump(doc, f))
         out[split] = path
     return out
