@@ -307,6 +307,10 @@ def assign_devices(specs: Sequence[RunSpec], devices: Optional[Sequence[Union[in
     if any("work_dir" in s.parameters for s in specs):
         raise ValueError("--devices pins classification runs to one GPU each; LVIS runs take the `gpus` "
                          "parameter (torchrun) instead")
+    multi = [s.name for s in specs if int(s.config.get("gpus", 1) or 1) > 1]
+    if multi:
+        raise ValueError(f"--devices pins each run to one GPU, but {multi} ask for gpus > 1 (torchrun uses "
+                         "GPUs 0..gpus-1 of what CUDA_VISIBLE_DEVICES shows); drop --devices for those runs")
     out = []
     for i, s in enumerate(specs):
         dev = f"cuda:{devices[i % len(devices)]}"

@@ -29,7 +29,7 @@ DEFAULT_DATA_ROOTS = {
 
 #: fields that say where and how a run executes, not what it computes: a complete run's
 #: record is reused whatever their values
-EXECUTION_FIELDS = frozenset({"device", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
+EXECUTION_FIELDS = frozenset({"device", "gpus", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
 #: fields a run may be resumed with different values of: the execution fields and the
 #: evaluation-only settings (changing those re-evaluates the trained model)
 RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p"}
@@ -85,6 +85,7 @@ class RunConfig:
     # --- run
     seed: int = 0
     device: str = "auto"
+    gpus: int = 1  # > 1: train on that many processes under torchrun (DDP); the batch size stays global
     amp: bool = True  # bf16 autocast, CUDA only
     compile: bool = False
     num_workers: int = 4
@@ -159,9 +160,11 @@ class RunConfig:
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
+        _check("batch_size", self.batch_size % self.gpus == 0,
+               f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)
         _check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)
         for name in ("epochs", "batch_size", "num_head", "samples_per_class", "eval_batch_size",
-                     "synthetic_classes", "synthetic_n_max"):
+                     "synthetic_classes", "synthetic_n_max", "gpus"):
             _check(name, getattr(self, name) >= 1, "must be a positive integer", getattr(self, name))
         for name in ("lr", "tau"):
             _check(name, getattr(self, name) > 0, "must be > 0", getattr(self, name))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import distributed
 from .config import EXECUTION_FIELDS, RESUMABLE_FIELDS, RunConfig
 from .data import load_dataset, shot_groups
 from .data.base import TensorImages
@@ -63,6 +64,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"run() takes a RunConfig, got {type(cfg).__name__}")
     run_dir = Path(cfg.resolved_output_dir)
+    if cfg.gpus > 1 and not distributed.under_torchrun():
+        return launch_torchrun(cfg, log=log)
     if is_complete(run_dir):
         saved = read_run(run_dir).get("params", {})
         now = cfg.to_dict()
@@ -73,7 +76,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
 
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
+    device = distributed.setup(resolve_device(cfg.device))  # torchrun: join the group, cuda:<LOCAL_RANK>
+    main = distributed.is_main()
     seed_everything(cfg.seed)
     data = load_dataset(cfg)
     model = build_model(cfg, data.num_classes)
@@ -83,16 +87,20 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         "status": "running",
         "run_name": cfg.run_name,
         "params": cfg.to_dict(),
-        "environment": environment(device),
+        "environment": dict(environment(device), world_size=distributed.world_size()),
         "train_counts": data.train_counts.tolist(),
     }
-    write_run_json(run_dir, record)
+    if main:
+        write_run_json(run_dir, record)
+    log = log if main else (lambda *_: None)
     log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
         f"{cfg.epochs} epochs on {device} -> {run_dir}")
 
     t_train = time.perf_counter()
     history = train(cfg, data, model, run_dir, device, log=log)
     train_s = time.perf_counter() - t_train
+    if not main:  # rank 0 evaluates and writes the record
+        return run_dir
 
     t_eval = time.perf_counter()
     features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
@@ -134,6 +142,38 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     write_run_json(run_dir, record)
     log(format_metrics(metrics, title=cfg.run_name))
     return run_dir
+
+
+def torchrun_command(cfg: RunConfig) -> list:
+    """``torchrun --standalone --nproc_per_node=<gpus> -m ltkit run <every field>`` for ``cfg`` (one machine)."""
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={cfg.gpus}",
+           "-m", "ltkit", "run"]
+    for name, value in cfg.to_dict().items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            cmd.append(flag if value else "--no-" + name.replace("_", "-"))
+        elif value is None:
+            continue
+        elif isinstance(value, (list, tuple)):
+            cmd += [flag, ",".join(str(v) for v in value)]
+        else:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def launch_torchrun(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
+    """Run ``cfg`` on ``cfg.gpus`` processes through torchrun (one per GPU; gloo processes on a CPU)."""
+    import subprocess
+
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and torch.cuda.device_count() < cfg.gpus:
+        raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
+    cmd = torchrun_command(cfg)
+    log(f"launching {cfg.gpus} processes: torchrun --nproc_per_node={cfg.gpus} -m ltkit run ...")
+    subprocess.run(cmd, check=True)
+    return Path(cfg.resolved_output_dir)
 
 
 def format_metrics(metrics: Dict[str, dict], title: str = "") -> str:

@@ -192,7 +192,9 @@ class MovingAverageFeature(nn.Module):
         """
         dist = torch.distributed
         world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-        f = features.detach().float()
+        f = features.detach()
+        if f.dtype in (torch.float16, torch.bfloat16):
+            f = f.float()
         if mask is None:
             m = f.mean(0)
             if world > 1:

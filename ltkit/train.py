@@ -8,6 +8,10 @@ Every epoch ends with an atomic checkpoint (``checkpoint.pt``: model incl. the m
 buffer, optimizer, finished epoch, history, config). Each epoch's data order and augmentation
 come from generators seeded by (seed, epoch), so a run killed after epoch k and resumed gives
 the same weights as one that never stopped.
+
+Under ``torchrun`` (``ltkit.distributed``) every rank draws the same global batches and trains
+on its share of each, in ``DistributedDataParallel`` with synchronized BatchNorm and the
+moving average all-reduced; rank 0 writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from . import distributed
 from .config import RunConfig
 from .data import LTData, augment_batch, epoch_indices
 from .data.base import TensorImages
@@ -136,11 +141,13 @@ def train_batches(
         for s in range(steps):
             b = all_idx[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             x = augment_batch(images_on_device[b], gen, mean=data.train.mean, std=data.train.std)
-            yield x, all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            # distributed: every rank augments the same global batch and keeps its share of it
+            yield distributed.shard(x), distributed.shard(all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size])
         return
-    # file-backed datasets: DataLoader workers decode and augment
-    torch.manual_seed(int(rng.integers(2**62)))  # worker seeds derive from the main process RNG
-    batches = [idx[s * cfg.batch_size:(s + 1) * cfg.batch_size].tolist() for s in range(steps)]
+    # file-backed datasets: DataLoader workers decode and augment (each rank its share of a batch)
+    torch.manual_seed(int(rng.integers(2**62)) + distributed.rank())  # worker seeds derive from this RNG
+    batches = [distributed.shard(torch.from_numpy(idx[s * cfg.batch_size:(s + 1) * cfg.batch_size])).tolist()
+               for s in range(steps)]
     loader = torch.utils.data.DataLoader(
         data.train, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
         persistent_workers=False,
@@ -170,7 +177,11 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    world, main = distributed.world_size(), distributed.is_main()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size: {cfg.batch_size} (the global batch) does not split evenly over {world} processes")
     model.to(device)
+    distributed.sync_batchnorm(model, device)  # BatchNorm over the global batch (no-op on one process)
     if channels_last(device):
         model.to(memory_format=torch.channels_last)
     if cfg.freeze_backbone:
@@ -197,12 +208,13 @@ def train(
 
     steps = steps_per_epoch(cfg, len(data.train))
     images = data.train.images.to(device) if isinstance(data.train, TensorImages) else None
-    step_fn = _make_step(cfg, model, optimizer, criterion, device)
+    forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
+    step_fn = _make_step(cfg, model, forward, optimizer, criterion, device)
     if cfg.compile:
         step_fn = torch.compile(step_fn)
 
     epochs_bar = tqdm(range(start, cfg.epochs + 1), initial=start - 1, total=cfg.epochs, disable=not cfg.progress,
-                      desc=cfg.run_name, unit="epoch", dynamic_ncols=True)
+                      desc=cfg.run_name, unit="epoch", dynamic_ncols=True) if main else range(start, cfg.epochs + 1)
     for epoch in epochs_bar:
         lr = lr_at_epoch(cfg, epoch)
         mu = mu_at_epoch(cfg, lr)
@@ -219,7 +231,7 @@ def train(
         seen = 0
         t0 = time.perf_counter()
         batches = train_batches(cfg, data, device, epoch, steps, images)
-        if steps >= 20:  # a bar inside the epoch only where an epoch takes a while
+        if steps >= 20 and main:  # a bar inside the epoch only where an epoch takes a while
             batches = tqdm(batches, total=steps, leave=False, disable=not cfg.progress, desc=f"epoch {epoch}",
                            dynamic_ncols=True)
         for x, y in batches:
@@ -227,6 +239,10 @@ def train(
             loss_sum += loss.detach() * y.shape[0]
             correct += n_correct
             seen += y.shape[0]
+        if world > 1:  # the epoch's metrics over every rank's share
+            totals = distributed.all_reduce_sum(torch.stack([loss_sum.double(), correct.double(),
+                                                             torch.tensor(float(seen), device=device).double()]))
+            loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - t0
@@ -238,29 +254,49 @@ def train(
         if not math.isfinite(row["loss"]):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")
         history.append(row)
-        torch_save(ckpt_path, {
-            "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "history": history, "config": cfg.training_dict(),
-        })
-        epochs_bar.set_postfix(lr=f"{lr:.4g}", loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.1f}%",
-                               img_s=f"{row['images_per_s']:.0f}")
-    epochs_bar.close()
+        if main:
+            torch_save(ckpt_path, {
+                "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "history": history, "config": cfg.training_dict(),
+            })
+            epochs_bar.set_postfix(lr=f"{lr:.4g}", loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.1f}%",
+                                   img_s=f"{row['images_per_s']:.0f}")
+        distributed.barrier()  # no rank runs ahead of the checkpoint it would resume from
+    if main:
+        epochs_bar.close()
     return history
 
 
-def _make_step(cfg: RunConfig, model: LTModel, optimizer, criterion, device):
+def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """float16 / bfloat16 (autocast) -> float32; float32 and float64 stay as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
+class TrainForward(nn.Module):
+    """One training forward, features and logits: the module ``DistributedDataParallel`` wraps."""
+
+    def __init__(self, model: LTModel, freeze_backbone: bool = False):
+        super().__init__()
+        self.model = model
+        self.freeze_backbone = freeze_backbone
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.freeze_backbone:
+            with torch.no_grad():
+                feats = self.model.backbone(x)
+        else:
+            feats = self.model.backbone(x)
+        return feats, self.model.classifier(at_least_fp32(feats))
+
+
+def _make_step(cfg: RunConfig, model: LTModel, forward: nn.Module, optimizer, criterion, device):
     def step(x: torch.Tensor, y: torch.Tensor):
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(cfg, device):
-            if cfg.freeze_backbone:
-                with torch.no_grad():
-                    feats = model.backbone(x)
-            else:
-                feats = model.backbone(x)
-            model.moving_average.update(feats)
-            logits = model.classifier(feats.float())
-        loss = criterion(logits.float(), y)
+            feats, logits = forward(x)
+        model.moving_average.update(feats)  # all-reduced over ranks
+        loss = criterion(at_least_fp32(logits), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -465,8 +465,8 @@ def test_notebook_parameters_are_checked(tmp_path):
         run_from_parameters({"gpus": 2}) if not torch.cuda.is_available() else pytest.skip("has CUDA")
     cmd = torchrun_command(8, "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w", alpha=1.0, evaluations=["tde"],
                            data_root="/d", options={"optimizer.lr": 0.01})
-    assert cmd[1:4] == ["-m", "torch.distributed.run", "--nproc_per_node=8"]
-    assert cmd[4:9] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
+    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=8"]
+    assert cmd[5:10] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
     assert cmd[cmd.index("--alpha") + 1] == "1.0" and cmd[cmd.index("--evaluations") + 1] == "tde"
     assert cmd[cmd.index("--cfg-options") + 1] == "optimizer.lr=0.01"
 

@@ -122,3 +122,10 @@ def test_tables_and_figures_notebooks(trained, tmp_path, kernel):
     names = {p.name for p in figures.iterdir()}
     assert {"synthetic_lt-r30_shot_groups.png", "synthetic_lt-r30_per_class.png", "synthetic_lt-r30_alpha_sweep.png",
             "synthetic_lt-r30_cosine.png", "synthetic_lt-r30_shot_groups.pdf"} <= names
+
+
+def test_train_classification_parameters_cell_is_every_runconfig_field():
+    from ltkit.notebook import parameters_source
+
+    nb = nbformat.read(ROOT / "notebooks" / "train_classification.ipynb", as_version=4)
+    assert nb.cells[1].source == parameters_source()

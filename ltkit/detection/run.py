@@ -419,7 +419,7 @@ def torchrun_command(gpus: int, config: str, work_dir, **kw) -> list:
     """The ``torchrun`` command line that runs :func:`run_lvis` on ``gpus`` processes."""
     import sys
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={int(gpus)}",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(gpus)}",
            "-m", "ltkit.detection", "run", str(config), str(work_dir)]
     flags = {"data_root": "--data-root", "alpha": "--alpha", "eval_only": "--eval-only", "max_epochs": "--max-epochs",
              "samples_per_gpu": "--samples-per-gpu", "seed": "--seed", "backend": "--backend"}
