@@ -8,7 +8,7 @@ under each requested test-time variant of the same weights:
 * ``tde``: TDE logits with background-exempted probabilities (De-confound-TDE),
 * ``tde_without_bg_exemption``: TDE logits, softmax over all columns (Table 5's "False" row).
 
-``run.json`` has the classification runs' shape (``status``, ``params``, ``environment``,
+``run.json`` (and ``config.py``, the resolved mmdet config) has the classification runs' shape (``status``, ``params``, ``environment``,
 ``timings``, ``metrics`` by evaluation name, in percent) so ``ltkit.results.load_runs`` and
 ``tables.ipynb`` read both. Metrics: mask AP, AP50, AP75, APs/m/l, APr, APc, APf and the box
 AP as ``APbbox`` (the paper's Table 4 columns), plus every box metric as ``bbox_<name>``.
@@ -32,7 +32,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from ..utils import write_json
+from ..utils import write_json, write_text
 from . import config_path
 from .data import check_data, dataset_version, set_data_root
 from .evaluation import METRICS, evaluate_lvis
@@ -406,7 +406,7 @@ def run_lvis(
         "checkpoint": str(checkpoint),
         "metrics": metrics,
     }
-    write_json(work_dir / "config.json", json.loads(json.dumps(cfg._cfg_dict.to_dict(), default=str)))
+    write_text(work_dir / "config.py", cfg.pretty_text + "\n")  # the resolved mmdet config, as run
     write_json(work_dir / "run.json", record)
     return record
 
