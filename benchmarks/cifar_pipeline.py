@@ -37,7 +37,7 @@ from PIL import Image
 import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.losses import create_loss
-from ltkit.train import _make_step, build_model, train_batches
+from ltkit.train import TrainForward, _make_step, build_model, train_batches
 from ltkit.utils import channels_last, resolve_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -76,6 +76,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="alternating measurements of each pipeline")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="auto")
+    p.add_argument("--compile", action="store_true",
+                   help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
     args = p.parse_args()
 
     device = resolve_device(args.device)
@@ -92,7 +94,7 @@ def main() -> None:
     model, opt = model_and_optimizer()
     if channels_last(device):
         model.to(memory_format=torch.channels_last)
-    ltkit_step = _make_step(cfg, model, opt, loss, device)
+    ltkit_step = _make_step(cfg, model, TrainForward(model), opt, loss, device)
 
     # standard: the same computation in the default layout, as the authors' code runs it
     std_model, std_opt = model_and_optimizer()
@@ -136,6 +138,12 @@ def main() -> None:
 
     sources = {"standard (DataLoader + PIL)": (standard_batches(), standard_step),
                "ltkit (in-memory, batched)": (ltkit_batches(), ltkit_step)}
+    if args.compile:  # the same step, compiled (a separate model so the eager row is untouched)
+        c_model, c_opt = model_and_optimizer()
+        if channels_last(device):
+            c_model.to(memory_format=torch.channels_last)
+        compiled = torch.compile(_make_step(cfg, c_model, TrainForward(c_model), c_opt, loss, device))
+        sources["ltkit + torch.compile"] = (ltkit_batches(), compiled)
 
     def measure(source, n):
         it, step = source
@@ -163,8 +171,10 @@ def main() -> None:
     print(f"{'pipeline':<30}{'images/s (median)':>20}{'min':>10}{'max':>10}")
     for k, v in rates.items():
         print(f"{k:<30}{np.median(v):>20.1f}{min(v):>10.1f}{max(v):>10.1f}")
-    a, b = (np.median(v) for v in rates.values())
-    print(f"ratio ltkit / standard: {b / a:.2f}x")
+    base = np.median(rates["standard (DataLoader + PIL)"])
+    for k, v in rates.items():
+        if not k.startswith("standard"):
+            print(f"ratio {k} / standard: {np.median(v) / base:.2f}x")
 
 
 if __name__ == "__main__":
