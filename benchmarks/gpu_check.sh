@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The prepared GPU check (issue 4): on a machine with one GPU and no network, from the repo root,
-#   1. the training-throughput benchmark (ltkit pipeline vs DataLoader + PIL) on CIFAR-10-LT r100,
+#   1. the training-throughput benchmark (ltkit pipeline, eager and torch.compile, vs DataLoader + PIL) on CIFAR-10-LT r100,
 #   2. real 200-epoch CIFAR-10-LT ratio-100 runs, plain (linear) and causal-norm (De-confound[-TDE]),
 # leaving the benchmark table, the GPU's name and the run records in one folder.
 #
@@ -30,7 +30,7 @@ python3 benchmarks/gpu_bundle.py decode "$BUNDLE" "$DATA"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 } | tee "$OUT/machine.txt"
 if python3 -c "import torchvision" 2>/dev/null; then
-  python3 benchmarks/cifar_pipeline.py --data-root "$DATA" --device "$DEVICE" --rounds 3 --steps 20 \
+  python3 benchmarks/cifar_pipeline.py --data-root "$DATA" --device "$DEVICE" --rounds 3 --steps 20 --compile \
     | tee "$OUT/cifar_pipeline_$DEVICE.txt"
 else
   echo "benchmark skipped: torchvision is missing here (carry its wheel in .whl/)" | tee "$OUT/cifar_pipeline_$DEVICE.txt"

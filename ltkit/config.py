@@ -17,6 +17,8 @@ from typing import Any, Dict, Optional, Tuple
 DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt", "imagenet_lt", "places_lt")
 SCHEDULES = ("warmup_multistep", "cosine")
 MU_SCHEDULES = ("fixed", "lr_scaled")
+#: where list-file (ImageNet-LT, Places-LT) JPEGs are decoded: "auto" = on the device when it is a GPU
+JPEG_DECODES = ("auto", "workers", "device")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
 DEFAULT_DATA_ROOTS = {
@@ -29,7 +31,7 @@ DEFAULT_DATA_ROOTS = {
 
 #: fields that say where and how a run executes, not what it computes: a complete run's
 #: record is reused whatever their values
-EXECUTION_FIELDS = frozenset({"device", "gpus", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
+EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
 #: fields a run may be resumed with different values of: the execution fields and the
 #: evaluation-only settings (changing those re-evaluates the trained model)
 RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p"}
@@ -89,6 +91,7 @@ class RunConfig:
     amp: bool = True  # bf16 autocast, CUDA only
     compile: bool = False
     num_workers: int = 4
+    jpeg_decode: str = "auto"  # list-file datasets: "workers" (PIL in DataLoader workers), "device", "auto"
     eval_batch_size: int = 1024
     output_dir: str = ""  # "" -> results/runs/<run_name>
     progress: bool = True
@@ -159,6 +162,7 @@ class RunConfig:
         _choice("loss", self.loss, LOSSES.names())
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
         _choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
         _check("batch_size", self.batch_size % self.gpus == 0,
                f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)

@@ -144,16 +144,31 @@ def train_batches(
             # distributed: every rank augments the same global batch and keeps its share of it
             yield distributed.shard(x), distributed.shard(all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size])
         return
-    # file-backed datasets: DataLoader workers decode and augment (each rank its share of a batch)
+    # file-backed datasets: DataLoader workers decode and augment (each rank its share of a batch),
+    # or, with jpeg_decode "device" ("auto" on a GPU), workers only read the files and the batch is
+    # decoded (nvJPEG on CUDA) and augmented on the device
     torch.manual_seed(int(rng.integers(2**62)) + distributed.rank())  # worker seeds derive from this RNG
     batches = [distributed.shard(torch.from_numpy(idx[s * cfg.batch_size:(s + 1) * cfg.batch_size])).tolist()
                for s in range(steps)]
+    if decode_on_device(cfg, device):
+        from .data.listfile import EncodedImages, collate_encoded, decode_and_transform
+
+        loader = torch.utils.data.DataLoader(EncodedImages(data.train), batch_sampler=batches,
+                                             num_workers=cfg.num_workers, collate_fn=collate_encoded)
+        for encoded, y in loader:
+            yield decode_and_transform(encoded, device, data.train.transform), y.to(device, non_blocking=True)
+        return
     loader = torch.utils.data.DataLoader(
         data.train, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
     for x, y in loader:
         yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
+def decode_on_device(cfg: RunConfig, device: torch.device) -> bool:
+    """Whether list-file JPEGs are decoded on the training device (``jpeg_decode``; "auto": on a GPU)."""
+    return cfg.jpeg_decode == "device" or (cfg.jpeg_decode == "auto" and device.type == "cuda")
 
 
 # ----------------------------------------------------------------------------- loop

@@ -29,11 +29,12 @@ def tiny_imagenet_lt(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_imagenet_lt_layout_runs(tiny_imagenet_lt, tmp_path, num_workers):
+@pytest.mark.parametrize("num_workers, jpeg_decode", [(0, "workers"), (2, "workers"), (2, "device")])
+def test_imagenet_lt_layout_runs(tiny_imagenet_lt, tmp_path, num_workers, jpeg_decode):
     cfg = ltkit.RunConfig.preset("imagenet_lt_tde", data_root=str(tiny_imagenet_lt), backbone="resnet32",
                                  epochs=1, batch_size=4, eval_batch_size=3, num_workers=num_workers,
-                                 device="cpu", progress=False, output_dir=str(tmp_path / f"run{num_workers}"))
+                                 jpeg_decode=jpeg_decode, device="cpu", progress=False,
+                                 output_dir=str(tmp_path / f"run{num_workers}{jpeg_decode}"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tiny lists differ from the published line counts
         run_dir = ltkit.run(cfg, log=lambda *_: None)
@@ -56,3 +57,28 @@ def test_missing_split_files_say_how_to_get_them(tmp_path):
                                  output_dir=str(tmp_path / "run"), progress=False)
     with pytest.raises(FileNotFoundError, match="get_data.py imagenet_lt"):
         ltkit.run(cfg, log=lambda *_: None)
+
+
+def test_decoding_on_the_device_matches_pil_and_falls_back_for_non_jpeg(tiny_imagenet_lt, tmp_path):
+    """The jpeg_decode="device" path: batched decode_jpeg (nvJPEG on CUDA; here the CPU) gives
+    PIL's pixels; a PNG under a .JPEG name (ImageNet has some) goes through decode_image."""
+    import torch
+
+    from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded, decode_and_transform,
+                                     decode_batch, imagenet_train_transform)
+
+    ds = ListFileDataset(tiny_imagenet_lt / "ImageNet_LT_train.txt", tiny_imagenet_lt, transform=None)
+    png = tiny_imagenet_lt / ds.paths[1]
+    Image.fromarray(np.full((30, 20, 3), 200, dtype=np.uint8)).save(png, format="PNG")  # keeps its .JPEG name
+    encoded, labels = collate_encoded([EncodedImages(ds)[i] for i in range(4)])
+    assert labels.tolist() == [0, 0, 0, 0] and all(isinstance(e, bytes) for e in encoded)
+    decoded = decode_batch(encoded, torch.device("cpu"))
+    for i, img in enumerate(decoded):
+        ref = ds[i][0]
+        assert img.shape == ref.shape and img.dtype == torch.uint8
+        assert (img.int() - ref.int()).abs().float().mean() < 1.0  # same libjpeg family; the PNG is exact
+    assert torch.equal(decoded[1], ds[1][0])
+    torch.manual_seed(0)
+    x = decode_and_transform(encoded, torch.device("cpu"), imagenet_train_transform())
+    assert x.shape == (4, 3, 224, 224) and x.dtype == torch.float32
+    assert abs(x.mean().item()) < 3 and x.std().item() > 0.1  # normalized

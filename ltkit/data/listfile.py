@@ -109,6 +109,61 @@ class ListFileDataset(torch.utils.data.Dataset):
         return np.bincount(self.targets, minlength=self.num_classes)
 
 
+class EncodedImages(torch.utils.data.Dataset):
+    """The files of a :class:`ListFileDataset` as undecoded bytes: ``(bytes, label)``.
+
+    For decoding on the training device (:func:`decode_batch`): DataLoader workers only read
+    files, and the batch is decoded and augmented where the model runs. Plain ``bytes`` travel
+    from the workers by pickling; thousands of small shared-memory tensors per epoch would
+    exhaust file descriptors.
+    """
+
+    def __init__(self, images: ListFileDataset):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        with open(self.images.paths[i], "rb") as f:
+            return f.read(), int(self.images.targets[i])
+
+
+def collate_encoded(batch):
+    """(list of encoded files as bytes, int64 labels): they differ in length, so no stacking
+    (it runs in the workers; the bytes become tensors in :func:`decode_batch`)."""
+    return [b[0] for b in batch], torch.tensor([b[1] for b in batch], dtype=torch.int64)
+
+
+def decode_batch(encoded: List[Union[bytes, torch.Tensor]], device: torch.device) -> List[torch.Tensor]:
+    """Decode JPEG files (bytes or uint8 1-d tensors) to RGB uint8 3 x H x W tensors on
+    ``device`` (nvJPEG, batched, on CUDA).
+
+    A file the batched JPEG decoder refuses (ImageNet holds a few PNG and CMYK files under
+    .JPEG names) is decoded on the CPU with ``torchvision.io.decode_image`` and moved over.
+    """
+    from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
+    encoded = [e if isinstance(e, torch.Tensor) else torch.frombuffer(bytearray(e), dtype=torch.uint8)
+               for e in encoded]
+    try:
+        return list(decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device))
+    except RuntimeError:
+        out = []
+        for data in encoded:
+            try:
+                out.append(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+            except RuntimeError:
+                out.append(decode_image(data, mode=ImageReadMode.RGB).to(device))
+        return out
+
+
+def decode_and_transform(encoded: List[Union[bytes, torch.Tensor]], device: torch.device, transform: Callable) -> torch.Tensor:
+    """A batch decoded on ``device`` and passed image by image through ``transform`` (torchvision
+    v2 transforms run on tensors wherever they are), stacked: B x 3 x size x size float32."""
+    return torch.stack([transform(img) for img in decode_batch(encoded, device)])
+
+
 def imagenet_train_transform(size: int = 224):
     """RandomResizedCrop(224) -> HorizontalFlip -> ColorJitter(0.4, 0.4, 0.4, 0) -> float [0, 1] -> Normalize."""
     from torchvision.transforms import v2 as T

@@ -32,6 +32,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
+from ..notebook import LVIS_PARAMETERS
 from ..utils import write_json, write_text
 from . import config_path
 from .data import check_data, dataset_version, set_data_root
@@ -83,8 +84,6 @@ def shrink(cfg, *, num_classes: Optional[int] = None, img_scale=(128, 96), width
             d["fc_out_channels"] = 64
         if num_classes is not None and "num_classes" in d:
             d["num_classes"] = num_classes
-        if d.get("type") == "ResNet" or d.get("type") == "FPN":
-            return
         if "nms_pre" in d:
             d["nms_pre"] = min(d["nms_pre"], 200)
         if "max_per_img" in d and d.get("max_per_img", 0) > 100:
@@ -98,10 +97,14 @@ def shrink(cfg, *, num_classes: Optional[int] = None, img_scale=(128, 96), width
         while "dataset" in ds:
             ds = ds.dataset
 
-        def rescale(d):
+        def rescale(d, train=split == "train"):
             if "img_scale" in d:
                 d["img_scale"] = img_scale
-                d.pop("multiscale_mode", None) if split != "train" else d.update(multiscale_mode="value")
+                if train:
+                    d["multiscale_mode"] = "value"
+                else:
+                    d.pop("multiscale_mode", None)
+
         _walk(ds.pipeline, rescale)
     cfg.data.workers_per_gpu = 0
     cfg.lr_config.warmup_iters = min(cfg.lr_config.get("warmup_iters", 0) or 0, 5)
@@ -412,7 +415,8 @@ def run_lvis(
 
 
 # ----------------------------------------------------------------------------- notebook glue
-from ..notebook import LVIS_PARAMETERS as NOTEBOOK_PARAMETERS  # noqa: E402  (train_lvis.ipynb's parameters)
+#: train_lvis.ipynb's parameters and their defaults (defined in ltkit.notebook, which needs no mmdet)
+NOTEBOOK_PARAMETERS = LVIS_PARAMETERS
 
 
 def torchrun_command(gpus: int, config: str, work_dir, **kw) -> list:
