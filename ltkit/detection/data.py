@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["VERSIONS", "default_root", "lvis_data", "set_data_root", "check_data", "dataset_version"]
+__all__ = ["VERSIONS", "default_root", "lvis_data", "set_data_root", "check_data", "dataset_version", "dataset_cfg"]
 
 VERSIONS = {
     "v1": dict(type="LVISV1Dataset", train="lvis_v1_train.json", val="lvis_v1_val.json",
@@ -101,11 +101,17 @@ def lvis_data(
                 train=train, val=val, test=copy.deepcopy(val))
 
 
+def dataset_cfg(cfg, split: str):
+    """The dataset config of ``split`` inside any ClassBalancedDataset / RepeatDataset wrappers (None if absent)."""
+    d = cfg.data.get(split)
+    while d is not None and "dataset" in d:
+        d = d["dataset"]
+    return d
+
+
 def _datasets(cfg):
     for split in ("train", "val", "test"):
-        d = cfg.data.get(split)
-        while d is not None and "dataset" in d:  # ClassBalancedDataset / RepeatDataset wrappers
-            d = d["dataset"]
+        d = dataset_cfg(cfg, split)
         if d is not None:
             yield split, d
 

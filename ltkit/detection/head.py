@@ -44,6 +44,10 @@ __all__ = ["TDEClassifier", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead", "set_td
 TDE_CLASSIFIERS = {"causal_norm": (False, "l2"), "cosine": (True, "l2"), "capsule": (True, "squash")}
 
 
+#: the box head's config keys that configure its TDEClassifier
+TDE_KEYS = ("classifier", "num_head", "tau", "gamma", "alpha", "mu", "tde", "background_exempted", "background")
+
+
 class TDEClassifier(nn.Module):
     """Causal-norm logits in training (updating the moving average), TDE at test.
 
@@ -147,38 +151,15 @@ class TDEConvFCBBoxHead(ConvFCBBoxHead):
     True, ``background`` -1 (the last column, mmdet 2.x's background).
     """
 
-    def __init__(
-        self,
-        *args,
-        classifier: str = "causal_norm",
-        num_head: int = 2,
-        tau: float = 16.0,
-        gamma: float = 1 / 32,
-        alpha: float = 1.5,
-        mu: float = 0.9998,
-        tde: bool = True,
-        background_exempted: bool = True,
-        background: int = -1,
-        **kwargs,
-    ):
+    def __init__(self, *args, **kwargs):
+        # the TDE keys go to TDEClassifier (their defaults live there), the rest to mmdet's head
+        tde_settings = {k: kwargs.pop(k) for k in TDE_KEYS if k in kwargs}
         super().__init__(*args, **kwargs)
         if not self.with_cls:
             raise ValueError("TDEConvFCBBoxHead needs with_cls=True")
         if self.custom_cls_channels:
             raise ValueError("TDEConvFCBBoxHead needs a softmax classification loss (C + 1 columns)")
-        self.fc_cls = TDEClassifier(
-            self.cls_last_dim,
-            self.num_classes,
-            classifier=classifier,
-            num_head=num_head,
-            tau=tau,
-            gamma=gamma,
-            alpha=alpha,
-            mu=mu,
-            tde=tde,
-            background_exempted=background_exempted,
-            background=background,
-        )
+        self.fc_cls = TDEClassifier(self.cls_last_dim, self.num_classes, **tde_settings)
         # keep the classifier's own U(+-1/sqrt(D)) init: drop mmdet's Normal(0.01) for fc_cls
         # (the authors skip it for the causal head too, REFERENCE 2.1)
         if isinstance(self.init_cfg, list):

@@ -32,10 +32,11 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
+from .. import distributed as dist
 from ..notebook import LVIS_PARAMETERS
 from ..utils import write_json, write_text
 from . import config_path
-from .data import check_data, dataset_version, set_data_root
+from .data import check_data, dataset_cfg, dataset_version, set_data_root
 from .evaluation import METRICS, evaluate_lvis
 from .head import set_tde, tde_heads
 
@@ -93,9 +94,7 @@ def shrink(cfg, *, num_classes: Optional[int] = None, img_scale=(128, 96), width
 
     _walk(m, fix)
     for split in ("train", "val", "test"):
-        ds = cfg.data[split]
-        while "dataset" in ds:
-            ds = ds.dataset
+        ds = dataset_cfg(cfg, split)
 
         def rescale(d, train=split == "train"):
             if "img_scale" in d:
@@ -138,11 +137,11 @@ def load_config(
     if data_root:
         set_data_root(cfg, data_root)
     if tiny:
-        ann = _train_dataset(cfg).ann_file
+        ann = dataset_cfg(cfg, "train").ann_file
         check_data(cfg, splits=("train",))
         names = tuple(_category_names(ann))
         for split in ("train", "val", "test"):
-            _dataset(cfg, split).classes = names
+            dataset_cfg(cfg, split).classes = names
         shrink(cfg, num_classes=len(names))
     if max_epochs is not None:
         cfg.runner = dict(type="EpochBasedRunner", max_epochs=int(max_epochs))
@@ -160,33 +159,10 @@ def load_config(
     return cfg
 
 
-def _dataset(cfg, split):
-    d = cfg.data[split]
-    while "dataset" in d:
-        d = d.dataset
-    return d
-
-
-def _train_dataset(cfg):
-    return _dataset(cfg, "train")
-
-
-def _dist() -> tuple:
-    d = torch.distributed
-    if d.is_available() and d.is_initialized():
-        return d.get_rank(), d.get_world_size()
-    return 0, 1
-
-
-def init_distributed() -> bool:
-    """Join the process group torchrun set up (NCCL on GPUs, gloo otherwise); False if not under torchrun."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
-    if not torch.distributed.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return True
+def _join_torchrun() -> tuple:
+    """(rank, world size), after joining torchrun's process group if this process is one of its ranks."""
+    dist.setup(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return dist.rank(), dist.world_size()
 
 
 def latest_checkpoint(work_dir) -> Optional[Path]:
@@ -220,8 +196,8 @@ def train(cfg, *, seed: Optional[int] = None, resume: bool = True) -> Path:
     from mmdet.models import build_detector
     from mmdet.utils import get_device
 
-    distributed = init_distributed()
-    rank, world = _dist()
+    rank, world = _join_torchrun()
+    distributed = world > 1
     final = _final_checkpoint(cfg)
     if resume and final.is_file() and latest_checkpoint(cfg.work_dir) == final:  # finished (and intact)
         return final
@@ -250,7 +226,7 @@ def _test_outputs(cfg, checkpoint, tde: bool, background_exempted: Optional[bool
     from mmdet.models import build_detector
     from mmdet.utils import build_ddp, build_dp, get_device
 
-    rank, world = _dist()
+    rank, world = dist.rank(), dist.world_size()
     test_cfg = copy.deepcopy(cfg.data.test)
     test_cfg.test_mode = True
     test_cfg.pipeline = replace_ImageToTensor(test_cfg.pipeline)
@@ -295,13 +271,13 @@ def evaluate(
     tde, bg = EVALUATIONS[evaluation]
     check_data(cfg, splits=("val", "test"))
     dataset, outputs = _test_outputs(cfg, checkpoint, tde, bg, alpha)
-    rank, _ = _dist()
+    rank = dist.rank()
     if rank != 0:
         return None
     out_dir = Path(out_dir or Path(cfg.work_dir) / "eval")
     out_dir.mkdir(parents=True, exist_ok=True)
     files = dataset.results2json(outputs, str(out_dir / evaluation))
-    gt = _dataset(cfg, "test").ann_file
+    gt = dataset_cfg(cfg, "test").ann_file
     metrics: Dict[str, Optional[float]] = {}
     segm = evaluate_lvis(gt, files["segm"], "segm", backend=backend) if "segm" in files else {}
     box = evaluate_lvis(gt, files["bbox"], "bbox", backend=backend)
@@ -351,7 +327,7 @@ def run_lvis(
     from ..results import environment
 
     t0 = time.time()
-    init_distributed()
+    _join_torchrun()
     work_dir = Path(work_dir)
     cfg = load_config(config, data_root=data_root, work_dir=str(work_dir), tiny=tiny, max_epochs=max_epochs,
                       samples_per_gpu=samples_per_gpu, options=options)
@@ -372,7 +348,7 @@ def run_lvis(
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     train_s = time.time() - t_train
-    rank, world = _dist()
+    rank, world = dist.rank(), dist.world_size()
     metrics: Dict[str, Any] = {}
     eval_dir = work_dir / "eval"
     for name in evaluations:
