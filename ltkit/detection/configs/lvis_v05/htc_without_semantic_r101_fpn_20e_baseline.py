@@ -8,67 +8,14 @@ import os.path as osp
 
 import mmdet
 
+from ltkit.detection.config_parts import htc_bbox_heads, htc_mask_heads
 from ltkit.detection.data import lvis_data
 
 _base_ = [osp.join(osp.dirname(mmdet.__file__), '.mim/configs/htc/htc_without_semantic_r50_fpn_1x_coco.py')]
 custom_imports = dict(imports=['ltkit.detection'], allow_failed_imports=False)
 model = dict(
     backbone=dict(depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
-    roi_head=dict(
-        bbox_head=[{'type': 'Shared2FCBBoxHead',
-          'in_channels': 256,
-          'fc_out_channels': 1024,
-          'roi_feat_size': 7,
-          'num_classes': 1230,
-          'bbox_coder': {'type': 'DeltaXYWHBBoxCoder',
-                         'target_means': [0.0, 0.0, 0.0, 0.0],
-                         'target_stds': [0.1, 0.1, 0.2, 0.2]},
-          'reg_class_agnostic': True,
-          'loss_cls': {'type': 'CrossEntropyLoss', 'use_sigmoid': False, 'loss_weight': 1.0},
-          'loss_bbox': {'type': 'SmoothL1Loss', 'beta': 1.0, 'loss_weight': 1.0}},
-         {'type': 'Shared2FCBBoxHead',
-          'in_channels': 256,
-          'fc_out_channels': 1024,
-          'roi_feat_size': 7,
-          'num_classes': 1230,
-          'bbox_coder': {'type': 'DeltaXYWHBBoxCoder',
-                         'target_means': [0.0, 0.0, 0.0, 0.0],
-                         'target_stds': [0.05, 0.05, 0.1, 0.1]},
-          'reg_class_agnostic': True,
-          'loss_cls': {'type': 'CrossEntropyLoss', 'use_sigmoid': False, 'loss_weight': 1.0},
-          'loss_bbox': {'type': 'SmoothL1Loss', 'beta': 1.0, 'loss_weight': 1.0}},
-         {'type': 'Shared2FCBBoxHead',
-          'in_channels': 256,
-          'fc_out_channels': 1024,
-          'roi_feat_size': 7,
-          'num_classes': 1230,
-          'bbox_coder': {'type': 'DeltaXYWHBBoxCoder',
-                         'target_means': [0.0, 0.0, 0.0, 0.0],
-                         'target_stds': [0.033, 0.033, 0.067, 0.067]},
-          'reg_class_agnostic': True,
-          'loss_cls': {'type': 'CrossEntropyLoss', 'use_sigmoid': False, 'loss_weight': 1.0},
-          'loss_bbox': {'type': 'SmoothL1Loss', 'beta': 1.0, 'loss_weight': 1.0}}],
-        mask_head=[{'type': 'HTCMaskHead',
-          'with_conv_res': False,
-          'num_convs': 4,
-          'in_channels': 256,
-          'conv_out_channels': 256,
-          'num_classes': 1230,
-          'loss_mask': {'type': 'CrossEntropyLoss', 'use_mask': True, 'loss_weight': 1.0}},
-         {'type': 'HTCMaskHead',
-          'with_conv_res': True,
-          'num_convs': 4,
-          'in_channels': 256,
-          'conv_out_channels': 256,
-          'num_classes': 1230,
-          'loss_mask': {'type': 'CrossEntropyLoss', 'use_mask': True, 'loss_weight': 1.0}},
-         {'type': 'HTCMaskHead',
-          'with_conv_res': True,
-          'num_convs': 4,
-          'in_channels': 256,
-          'conv_out_channels': 256,
-          'num_classes': 1230,
-          'loss_mask': {'type': 'CrossEntropyLoss', 'use_mask': True, 'loss_weight': 1.0}}]),
+    roi_head=dict(bbox_head=htc_bbox_heads(1230), mask_head=htc_mask_heads(1230)),
     test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=300)))
 data = lvis_data('v0.5', rfs=False, multiscale=False)
 lr_config = dict(warmup='linear', warmup_iters=500, warmup_ratio=0.3333333333333333, step=[16, 19])

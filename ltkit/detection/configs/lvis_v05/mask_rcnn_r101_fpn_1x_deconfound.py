@@ -1,14 +1,11 @@
 """LVIS v0.5 Mask R-CNN R101-FPN 1x: De-confound (causal-norm box head, plain logits at test).
 
 Same data and schedule as the Baseline; the box head's classifier is the causal-norm one
-(K = 2, tau = 16, gamma = 1/32) with the moving-average feature over foreground RoIs
-(mu = 0.9). Its checkpoint also serves the TDE config, which differs only at test.
+(``ltkit.detection.config_parts.causal_box_head``) with the moving-average feature over
+foreground RoIs (mu = 0.9, the authors' v0.5 code). Its checkpoint also serves the TDE config,
+which differs only at test.
 """
+from ltkit.detection.config_parts import causal_box_head
+
 _base_ = ['./mask_rcnn_r101_fpn_1x_baseline.py']
-model = dict(
-    roi_head=dict(
-        type='TDEStandardRoIHead',
-        bbox_head=dict(
-            type='TDEShared2FCBBoxHead',
-            classifier='causal_norm', num_head=2, tau=16.0, gamma=1 / 32, mu=0.9,
-            alpha=1.5, tde=False, background_exempted=True)))
+model = dict(roi_head=dict(type='TDEStandardRoIHead', bbox_head=causal_box_head(mu=0.9, tde=False)))

@@ -3,4 +3,4 @@
 Trains exactly as the De-confound config (same checkpoint); TDE acts only at test.
 """
 _base_ = ['./mask_rcnn_r50_fpn_rfs_1x_deconfound.py']
-model = dict(roi_head=dict(bbox_head=dict(tde=True, alpha=1.5, background_exempted=True)))
+model = dict(roi_head=dict(bbox_head=dict(tde=True)))
