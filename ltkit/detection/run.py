@@ -226,7 +226,7 @@ def _test_outputs(cfg, checkpoint, tde: bool, background_exempted: Optional[bool
     from mmdet.models import build_detector
     from mmdet.utils import build_ddp, build_dp, get_device
 
-    rank, world = dist.rank(), dist.world_size()
+    world = dist.world_size()
     test_cfg = copy.deepcopy(cfg.data.test)
     test_cfg.test_mode = True
     test_cfg.pipeline = replace_ImageToTensor(test_cfg.pipeline)
