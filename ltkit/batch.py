@@ -343,6 +343,7 @@ def run_state(spec: RunSpec) -> str:
     if "work_dir" in spec.parameters:  # an LVIS run: the parameters that define it, where given
         same = all(_lvis_same(k, saved.get(k), v) for k, v in spec.config.items() if v not in (None, ""))
     else:
+        saved = RunConfig.with_defaults(saved)
         same = all(saved.get(k) == v for k, v in spec.config.items() if k not in EXECUTION_FIELDS)
     return "complete" if same else "stale"
 

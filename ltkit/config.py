@@ -19,6 +19,11 @@ SCHEDULES = ("warmup_multistep", "cosine")
 MU_SCHEDULES = ("fixed", "lr_scaled")
 #: where list-file (ImageNet-LT, Places-LT) JPEGs are decoded: "auto" = on the device when it is a GPU
 JPEG_DECODES = ("auto", "workers", "device")
+#: how in-memory datasets (CIFAR-LT, synthetic) are augmented: "batched" = ltkit's crop / flip /
+#: normalize in tensor ops on the device; "torchvision" = the authors' pipeline (DataLoader workers,
+#: PIL images, torchvision transforms per image), kept for A/B comparisons
+PIPELINES = ("batched", "torchvision")
+IN_MEMORY_DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
 DEFAULT_DATA_ROOTS = {
@@ -47,6 +52,9 @@ class RunConfig:
     imb_ratio: float = 100.0
     data_root: str = ""  # "" -> DEFAULT_DATA_ROOTS[dataset]
     download: bool = False  # CIFAR only: fetch through torchvision if missing
+    # CIFAR / synthetic augmentation: "batched" (tensor ops on the device) or "torchvision" (the
+    # authors' DataLoader + PIL pipeline; its random crops depend on num_workers, as in any DataLoader)
+    pipeline: str = "batched"
     # --- model
     backbone: str = "resnet32"
     classifier: str = "causal_norm"
@@ -119,6 +127,14 @@ class RunConfig:
         d["milestones"] = list(self.milestones)
         return d
 
+    @classmethod
+    def with_defaults(cls, saved: Dict[str, Any]) -> Dict[str, Any]:
+        """A saved config (run record, checkpoint) with every field it lacks at its default: a
+        record written before a field existed ran with that field's default."""
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        defaults["milestones"] = list(defaults["milestones"])
+        return {**defaults, **saved}
+
     def replace(self, **changes: Any) -> "RunConfig":
         unknown = sorted(set(changes) - set(self.field_names()))
         if unknown:
@@ -164,6 +180,11 @@ class RunConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
         _choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
+        _choice("pipeline", self.pipeline, PIPELINES)
+        _check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
+               f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
+               f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",
+               self.pipeline)
         _check("batch_size", self.batch_size % self.gpus == 0,
                f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)
         _check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)

@@ -23,6 +23,7 @@ from .utils import resolve_device, seed_everything
 
 
 def _differences(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, tuple]:
+    old = RunConfig.with_defaults(old)
     keys = (set(old) | set(new)) - RESUMABLE_FIELDS
     return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
 
@@ -67,7 +68,7 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     if cfg.gpus > 1 and not distributed.under_torchrun():
         return launch_torchrun(cfg, log=log)
     if is_complete(run_dir):
-        saved = read_run(run_dir).get("params", {})
+        saved = RunConfig.with_defaults(read_run(run_dir).get("params", {}))
         now = cfg.to_dict()
         if all(saved.get(k) == v for k, v in now.items() if k not in EXECUTION_FIELDS):
             log(f"{run_dir}: complete already, nothing to do")

@@ -7,7 +7,8 @@ for ``last_epoch = e`` (cosine: the last epoch runs at lr 0).
 Every epoch ends with an atomic checkpoint (``checkpoint.pt``: model incl. the moving-average
 buffer, optimizer, finished epoch, history, config). Each epoch's data order and augmentation
 come from generators seeded by (seed, epoch), so a run killed after epoch k and resumed gives
-the same weights as one that never stopped.
+the same weights as one that never stopped (under ``pipeline="torchvision"`` the DataLoader
+workers' seeds come from the same generator: the same holds for the same ``num_workers``).
 
 Under ``torchrun`` (``ltkit.distributed``) every rank draws the same global batches and trains
 on its share of each, in ``DistributedDataParallel`` with synchronized BatchNorm and the
@@ -30,6 +31,7 @@ from . import distributed
 from .config import RunConfig
 from .data import LTData, augment_batch, epoch_indices
 from .data.base import TensorImages
+from .data.transforms import TorchvisionImages
 from .losses import create_loss
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
@@ -134,7 +136,7 @@ def train_batches(
     labels = np.asarray(data.train.targets)
     idx = epoch_indices(labels, steps * cfg.batch_size, rng, sampler=cfg.sampler,
                         num_classes=data.num_classes, samples_per_class=cfg.samples_per_class)
-    if isinstance(data.train, TensorImages):
+    if isinstance(data.train, TensorImages) and cfg.pipeline == "batched":
         assert images_on_device is not None
         all_idx = torch.from_numpy(idx).to(device)
         all_y = data.train.labels.to(device)[all_idx]
@@ -144,13 +146,15 @@ def train_batches(
             # distributed: every rank augments the same global batch and keeps its share of it
             yield distributed.shard(x), distributed.shard(all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size])
         return
-    # file-backed datasets: DataLoader workers decode and augment (each rank its share of a batch),
-    # or, with jpeg_decode "device" ("auto" on a GPU), workers only read the files and the batch is
-    # decoded (nvJPEG on CUDA) and augmented on the device
+    # file-backed datasets, and in-memory ones under pipeline="torchvision": DataLoader workers
+    # decode and augment (each rank its share of a batch), or, with jpeg_decode "device" ("auto" on
+    # a GPU), workers only read the files and the batch is decoded (nvJPEG on CUDA) and augmented
+    # on the device
+    dataset = TorchvisionImages(data.train) if isinstance(data.train, TensorImages) else data.train
     torch.manual_seed(int(rng.integers(2**62)) + distributed.rank())  # worker seeds derive from this RNG
     batches = [distributed.shard(torch.from_numpy(idx[s * cfg.batch_size:(s + 1) * cfg.batch_size])).tolist()
                for s in range(steps)]
-    if decode_on_device(cfg, device):
+    if dataset is data.train and decode_on_device(cfg, device):
         from .data.listfile import EncodedImages, collate_encoded, decode_and_transform
 
         loader = torch.utils.data.DataLoader(EncodedImages(data.train), batch_sampler=batches,
@@ -159,7 +163,7 @@ def train_batches(
             yield decode_and_transform(encoded, device, data.train.transform), y.to(device, non_blocking=True)
         return
     loader = torch.utils.data.DataLoader(
-        data.train, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+        dataset, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
     for x, y in loader:
@@ -222,7 +226,7 @@ def train(
             log(f"resuming {run_dir} after epoch {start - 1}/{cfg.epochs}")
 
     steps = steps_per_epoch(cfg, len(data.train))
-    images = data.train.images.to(device) if isinstance(data.train, TensorImages) else None
+    images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
     step_fn = _make_step(cfg, model, forward, optimizer, criterion, device)
     if cfg.compile:

@@ -63,6 +63,7 @@ def test_every_preset_is_valid_and_holds_its_values():
     ("amp", "maybe", "amp: expected true/false"),
     ("alpha", -1.0, "alpha: must be >= 0"),
     ("milestones", (160, 120), "milestones: must be increasing"),
+    ("pipeline", "dali", "pipeline: unknown value 'dali'; choose one of: batched, torchvision"),
 ])
 def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -79,6 +80,9 @@ def test_bad_combinations_rejected_early():
         RunConfig(freeze_backbone=True)
     with pytest.raises(ValueError, match="drw_epoch: must be <= epochs"):
         RunConfig(epochs=10, drw_epoch=20, loss="ldam", classifier="cosine")
+    with pytest.raises(ValueError, match="pipeline: 'torchvision' applies to the in-memory datasets .* imagenet_lt always"):
+        RunConfig.preset("imagenet_lt_tde", pipeline="torchvision")
+    RunConfig.preset("cifar100_lt_tde", pipeline="torchvision")
 
 
 def test_unknown_field_lists_valid_fields():

@@ -590,6 +590,38 @@ def test_augment_batch_offsets_flips_and_torchvision_equivalence():
         assert {rc.make_params([imgs[0]])["top"] for _ in range(400)} == set(range(9))
 
 
+def test_torchvision_pipeline_draws_the_same_batches_augmented_per_image():
+    """pipeline="torchvision" (the authors' DataLoader + PIL path) trains on the same examples in
+    the same order as "batched"; each image is a RandomCrop(padding 4) + flip of its source."""
+    from ltkit import RunConfig
+    from ltkit.data import LTData, TensorImages
+    from ltkit.train import train_batches
+
+    n, b = 600, 100
+    labels = torch.arange(n) % 6
+    images = _coordinate_images(n)
+    images[:, 2] = (torch.arange(n) % 250 + 1).view(n, 1, 1).to(torch.uint8)  # channel 2 says which image it is
+    split = TensorImages(images, labels, 6, CIFAR_MEAN, CIFAR_STD)
+    data = LTData(name="coords", train=split, test=split, num_classes=6)
+    cfg = RunConfig(batch_size=b, num_workers=2, device="cpu")
+    batched = list(train_batches(cfg, data, torch.device("cpu"), 1, 6, images))
+    tv = list(train_batches(cfg.replace(pipeline="torchvision"), data, torch.device("cpu"), 1, 6, None))
+    assert len(tv) == len(batched) == 6
+    offsets = []
+    for (xa, ya), (xb, yb) in zip(batched, tv):
+        assert torch.equal(ya, yb) and xb.dtype == torch.float32 and xb.shape == xa.shape
+        ca, cb = _denormalize_to_uint8(xa, CIFAR_MEAN, CIFAR_STD), _denormalize_to_uint8(xb, CIFAR_MEAN, CIFAR_STD)
+        assert torch.equal(ca[:, 2, 16, 16], cb[:, 2, 16, 16])  # the same source images
+        oy, ox, fl = _recover_params(cb, 4)
+        sources = images[(cb[:, 2, 16, 16].long() - 1)]  # every image with that channel-2 value has these pixels
+        assert torch.equal(cb, _crop_flip(sources, oy, ox, fl, 4))
+        offsets.append(torch.cat([oy, ox]))
+    assert set(torch.cat(offsets).tolist()) == set(range(9))
+    # another epoch, other crops; the same epoch again (same seed), the same crops
+    again = list(train_batches(cfg.replace(pipeline="torchvision"), data, torch.device("cpu"), 1, 6, None))
+    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(tv, again))
+
+
 def test_augment_batch_generator_determinism_and_global_rng():
     imgs = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8)
     a = augment_batch(imgs, torch.Generator().manual_seed(1), mean=(0.5,) * 3, std=(0.25,) * 3)

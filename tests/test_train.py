@@ -86,8 +86,9 @@ def test_run_writes_a_complete_record(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
-    base = dict(TINY, epochs=3, classifier="causal_norm", alpha=1.0)
+@pytest.mark.parametrize("pipeline", ["batched", "torchvision"])
+def test_resume_after_kill_equals_uninterrupted_run(tmp_path, pipeline):
+    base = dict(TINY, epochs=3, classifier="causal_norm", alpha=1.0, pipeline=pipeline)
     full = ltkit.run(RunConfig(**base, output_dir=str(tmp_path / "full")), log=lambda *_: None)
     # "kill" after epoch 1: run one epoch's worth, then rewrite its checkpoint as a 3-epoch run's
     part_dir = tmp_path / "part"
@@ -120,6 +121,30 @@ def test_rerun_complete_is_a_no_op_and_other_params_refused(tmp_path):
     assert (tmp_path / "r" / "run.json").stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match=r"output_dir: .* other training parameters \(lr: 0.05 -> 0.1\)"):
         ltkit.run(cfg.replace(lr=0.1), log=lambda *_: None)
+
+
+def test_records_from_before_a_field_existed_count_as_its_default(tmp_path):
+    """A run record or checkpoint written before ``pipeline`` existed ran with its default."""
+    cfg = RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "r"))
+    run_dir = ltkit.run(cfg, log=lambda *_: None)
+    rec = json.loads((run_dir / "run.json").read_text())
+    del rec["params"]["pipeline"]
+    (run_dir / "run.json").write_text(json.dumps(rec))
+    logs = []
+    ltkit.run(cfg, log=logs.append)
+    assert "complete already" in logs[0]
+    from ltkit.batch import RunSpec, run_state
+    assert run_state(RunSpec(name="r", parameters={}, config={"pipeline": "batched"}, output_dir=str(run_dir))) == "complete"
+    assert run_state(RunSpec(name="r", parameters={}, config={"pipeline": "torchvision"}, output_dir=str(run_dir))) == "stale"
+    # a checkpoint without the field resumes; one with another value is refused
+    ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    del ck["config"]["pipeline"]
+    torch.save(ck, run_dir / "checkpoint.pt")
+    (run_dir / "run.json").unlink()
+    ltkit.run(cfg, log=lambda *_: None)
+    (run_dir / "run.json").unlink()
+    with pytest.raises(ValueError, match=r"other training parameters \(pipeline: 'batched' -> 'torchvision'\)"):
+        ltkit.run(cfg.replace(pipeline="torchvision"), log=lambda *_: None)
 
 
 def test_changing_alpha_reevaluates_without_training(tmp_path):

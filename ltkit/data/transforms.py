@@ -73,3 +73,37 @@ def augment_batch(images: torch.Tensor, generator: Optional[torch.Generator] = N
     else:
         fl = torch.zeros(b, dtype=torch.bool, device=dev)
     return normalize_batch(_crop_flip(images, oy, ox, fl, crop_padding), mean, std)
+
+
+class TorchvisionImages(torch.utils.data.Dataset):
+    """An in-memory split served the way the authors' code serves CIFAR (``pipeline="torchvision"``):
+    item ``i`` is ``(transform(PIL image i), label i)`` with :func:`torchvision_train_transform`,
+    one image at a time in DataLoader workers. It exists to compare ltkit's batched pipeline with
+    the standard one on equal terms (accuracy, ``benchmarks/cifar_pipeline_accuracy.py``; speed,
+    ``benchmarks/cifar_pipeline.py``).
+    """
+
+    def __init__(self, split, crop_padding: int = 4):
+        self.images = split.images.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # N x H x W x 3, uint8
+        self.targets = split.targets
+        self.num_classes = split.num_classes
+        self.transform = torchvision_train_transform(split.mean, split.std, size=self.images.shape[1],
+                                                     crop_padding=crop_padding)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i])), int(self.targets[i])
+
+
+def torchvision_train_transform(mean: Sequence[float], std: Sequence[float], size: int = 32, crop_padding: int = 4):
+    """The authors' CIFAR training transform: RandomCrop(size, padding) + RandomHorizontalFlip +
+    ToTensor + Normalize (torchvision v1, PIL in, float32 C x H x W out), what :func:`augment_batch`
+    computes for a whole batch."""
+    import torchvision.transforms as T
+
+    return T.Compose([T.RandomCrop(size, padding=crop_padding), T.RandomHorizontalFlip(), T.ToTensor(),
+                      T.Normalize(mean, std)])
