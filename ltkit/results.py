@@ -199,6 +199,26 @@ def benchmark_name(row: Dict[str, Any]) -> str:
     return str(ds)
 
 
+#: the paper's training length per dataset (REFERENCE 1.3): only runs this long fill Tables 2 and 3
+PAPER_EPOCHS = {"cifar10_lt": 200, "cifar100_lt": 200, "imagenet_lt": 90, "places_lt": 90}
+
+
+def full_length(runs: pd.DataFrame) -> pd.Series:
+    """Which rows of ``load_runs`` trained for the paper's schedule: ``PAPER_EPOCHS`` epochs of
+    every step (``steps_per_epoch`` 0). A second-stage run (``init_from`` set: cRT, LWS) counts
+    at its own length. Shortened runs (smoke tests, quick comparisons) stay out of the tables."""
+    if not len(runs):
+        return pd.Series(dtype=bool)
+    def col(name: str, default: Any) -> pd.Series:
+        return runs[name] if name in runs else pd.Series(default, index=runs.index)
+
+    wanted = col("dataset", "").map(PAPER_EPOCHS)
+    epochs = pd.to_numeric(col("epochs", None), errors="coerce")
+    every_step = pd.to_numeric(col("steps_per_epoch", 0), errors="coerce").fillna(0).eq(0)
+    second_stage = col("init_from", "").fillna("").astype(str).ne("")
+    return every_step & (epochs.eq(wanted) | second_stage)
+
+
 def _cell(values: pd.Series) -> Dict[str, Any]:
     v = values.dropna().astype(float)
     return {"mean": v.mean() if len(v) else None, "std": v.std(ddof=1) if len(v) > 1 else None, "n": int(len(v))}
@@ -207,7 +227,8 @@ def _cell(values: pd.Series) -> Dict[str, Any]:
 def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     """Our results next to the paper's for ``table`` ("table2", "table3", "table4", "table5").
 
-    Tables 4 and 5 (LVIS) take only runs of the paper's detector (``PAPER_DETECTOR`` configs,
+    Tables 2 and 3 take only runs of the paper's length (:func:`full_length`); Tables 4 and 5
+    (LVIS) take only runs of the paper's detector (``PAPER_DETECTOR`` configs,
     not shrunk with ``tiny``);
     Table 4's method names carry the LVIS version, e.g. "De-confound-TDE (v1.0)".
 
@@ -227,6 +248,7 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     rows = []
     if table in ("table4", "table5"):
         return _compare_detection(ours, paper, table)
+    ours = ours[full_length(ours)] if len(ours) else ours
     if table == "table2":
         mine = ours[ours.get("dataset", pd.Series(dtype=str)) == "imagenet_lt"] if len(ours) else ours
         keys = [(m, c) for m in dict.fromkeys(list(paper.method) + list(mine.get("method", [])))

@@ -1,0 +1,39 @@
+"""The paper-table comparison on classification runs (``ltkit.results.compare_table``)."""
+
+import pandas as pd
+import pytest
+
+from ltkit.results import compare_table, full_length, paper_numbers
+
+
+def _row(dataset, classifier, evaluation, overall, *, epochs, seed=0, steps_per_epoch=0, init_from="", **extra):
+    imb = 100.0 if dataset.startswith("cifar") else 1.0
+    return dict(dataset=dataset, imb_ratio=imb, classifier=classifier, loss="ce", evaluation=evaluation, epochs=epochs,
+                steps_per_epoch=steps_per_epoch, init_from=init_from, seed=seed, overall=overall,
+                many=overall + 10, medium=overall, few=overall - 10, **extra)
+
+
+def test_only_runs_of_the_paper_length_fill_tables_2_and_3():
+    runs = pd.DataFrame([
+        _row("cifar10_lt", "causal_norm", "tde", 80.0, epochs=200, seed=0),
+        _row("cifar10_lt", "causal_norm", "tde", 82.0, epochs=200, seed=1),
+        _row("cifar10_lt", "causal_norm", "tde", 50.0, epochs=15, seed=2),  # a quick comparison run
+        _row("cifar10_lt", "causal_norm", "tde", 40.0, epochs=200, seed=3, steps_per_epoch=5),  # a smoke run
+        _row("imagenet_lt", "causal_norm", "tde", 51.0, epochs=90),
+        _row("imagenet_lt", "lws", "plain", 47.0, epochs=10, init_from="results/runs/stage1"),  # second stage
+        _row("imagenet_lt", "causal_norm", "tde", 10.0, epochs=2),
+    ])
+    assert full_length(runs).tolist() == [True, True, False, False, True, True, False]
+    paper = paper_numbers()
+
+    t3 = compare_table(runs, "table3")
+    cell = t3[(t3.method == "De-confound-TDE") & (t3.column == "cifar10_lt-r100")].iloc[0]
+    expected = paper[(paper.table == "table3") & (paper.method == "De-confound-TDE")
+                     & (paper.benchmark == "cifar10_lt-r100")].value.iloc[0]
+    assert cell.n == 2 and cell.ours_mean == pytest.approx(81.0) and cell.ours_std == pytest.approx(2 ** 0.5)
+    assert cell.paper == expected and cell["diff"] == pytest.approx(81.0 - expected)
+
+    t2 = compare_table(runs, "table2")
+    tde = t2[(t2.method == "De-confound-TDE") & (t2.column == "overall")].iloc[0]
+    lws = t2[(t2.method == "Decouple-LWS") & (t2.column == "overall")].iloc[0]
+    assert (tde.n, tde.ours_mean) == (1, 51.0) and (lws.n, lws.ours_mean) == (1, 47.0)
