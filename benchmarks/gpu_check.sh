@@ -7,7 +7,9 @@
 # Here, once (needs ../shared):   python benchmarks/gpu_bundle.py make .gpu/cifar10_lt_r100.zip
 # With the device tool (carry .gpu, and .whl if it holds a torchvision wheel for the machine's torch):
 #   bash benchmarks/gpu_check.sh .gpu/cifar10_lt_r100.zip "$OUT"
-# Knobs: EPOCHS (200), DEVICE (cuda), SEED (0), PRESETS ("cifar10_lt_baseline cifar10_lt_tde").
+# Knobs: EPOCHS (200), DEVICE (cuda), SEED (0), PRESETS ("cifar10_lt_baseline cifar10_lt_tde"),
+#   PIPELINES ("batched"; "batched torchvision" adds each run through the authors' DataLoader + PIL
+#   pipeline with WORKERS (8) workers, for the accuracy comparison; needs torchvision).
 # On a CPU, `EPOCHS=1 DEVICE=cpu bash benchmarks/gpu_check.sh ...` checks the script itself.
 set -euo pipefail
 BUNDLE=${1:?usage: gpu_check.sh BUNDLE.zip [OUT_DIR]}
@@ -16,6 +18,8 @@ EPOCHS=${EPOCHS:-200}
 DEVICE=${DEVICE:-cuda}
 SEED=${SEED:-0}
 PRESETS=${PRESETS:-"cifar10_lt_baseline cifar10_lt_tde"}
+PIPELINES=${PIPELINES:-batched}
+WORKERS=${WORKERS:-8}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 if compgen -G ".whl/*.whl" >/dev/null; then  # packages the machine lacks (torchvision for the benchmark)
@@ -35,11 +39,14 @@ if python3 -c "import torchvision" 2>/dev/null; then
 else
   echo "benchmark skipped: torchvision is missing here (carry its wheel in .whl/)" | tee "$OUT/cifar_pipeline_$DEVICE.txt"
 fi
-for preset in $PRESETS; do
-  start=$(date +%s)
-  python3 -m ltkit run --preset "$preset" --data-root "$DATA" --device "$DEVICE" --epochs "$EPOCHS" \
-    --seed "$SEED" --num-workers 0 --no-progress --output-dir "$OUT/$preset-s$SEED"
-  echo "$preset: $(( $(date +%s) - start )) s wall, process start to record" | tee -a "$OUT/wall_times.txt"
+for pipeline in $PIPELINES; do
+  workers=0; [ "$pipeline" = batched ] || workers=$WORKERS
+  for preset in $PRESETS; do
+    start=$(date +%s)
+    python3 -m ltkit run --preset "$preset" --data-root "$DATA" --device "$DEVICE" --epochs "$EPOCHS" \
+      --seed "$SEED" --pipeline "$pipeline" --num-workers "$workers" --no-progress --output-dir "$OUT/$preset-$pipeline-s$SEED"
+    echo "$preset ($pipeline pipeline): $(( $(date +%s) - start )) s wall, process start to record" | tee -a "$OUT/wall_times.txt"
+  done
 done
 # the device tool returns at most 8 files: pack everything but the checkpoints into one archive
 # (unpack here with: tar xzf gpu_check.tar.gz -C results/gpu_check)

@@ -37,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ltkit", description="Long-tailed recognition with De-confound-TDE.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_run = sub.add_parser("run", help="train and evaluate one configuration",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p_run = sub.add_parser("run", help="train and evaluate one configuration")
     p_run.add_argument("--preset", choices=sorted(PRESETS), help="start from a paper setting")
     _add_config_flags(p_run)
 
