@@ -245,6 +245,12 @@ def test_every_shipped_config_builds_with_the_reference_settings():
             assert cfg.runner.max_epochs == 20 and cfg.lr_config.step == [16, 19]
             assert cfg.model.test_cfg.rcnn.max_per_img == 300
             assert cfg.model.test_cfg.rcnn.score_thr == (1e-5 if v1 else 0.0)
+            ratio = 0 if v1 else 2  # lvis_old: RoIAlign sample_num 2 (REFERENCE 3)
+            for extractor in ("bbox_roi_extractor", "mask_roi_extractor"):
+                assert cfg.model.roi_head[extractor].roi_layer.sampling_ratio == ratio, name
+                built = getattr(model.roi_head, extractor)
+                built = built[0] if isinstance(built, torch.nn.ModuleList) else built
+                assert all(layer.sampling_ratio == ratio for layer in built.roi_layers), name
 
 
 def test_data_paths_come_from_one_place(monkeypatch, tmp_path):

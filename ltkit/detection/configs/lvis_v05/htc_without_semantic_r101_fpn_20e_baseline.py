@@ -2,7 +2,9 @@
 
 The authors' setting (REFERENCE 2.5 and 3): no repeat-factor sampling, single scale (1333, 800),
 lr 0.02 for 16 images (2 per GPU x 8), steps at epochs 16 and 19, warmup 500 iterations from
-0.3333 x lr, test score_thr 0 and up to 300 detections per image.
+0.3333 x lr, gradient clipping at norm 35, RoIAlign with 2 sampling points per bin (the
+authors' ``sample_num=2``; mmdet's default 0 is adaptive), test score_thr 0 and up to 300
+detections per image.
 """
 import os.path as osp
 
@@ -15,7 +17,9 @@ _base_ = [osp.join(osp.dirname(mmdet.__file__), '.mim/configs/htc/htc_without_se
 custom_imports = dict(imports=['ltkit.detection'], allow_failed_imports=False)
 model = dict(
     backbone=dict(depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')),
-    roi_head=dict(bbox_head=htc_bbox_heads(1230), mask_head=htc_mask_heads(1230)),
+    roi_head=dict(bbox_head=htc_bbox_heads(1230), mask_head=htc_mask_heads(1230),
+                  bbox_roi_extractor=dict(roi_layer=dict(sampling_ratio=2)),
+                  mask_roi_extractor=dict(roi_layer=dict(sampling_ratio=2))),
     test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=300)))
 data = lvis_data('v0.5', rfs=False, multiscale=False)
 lr_config = dict(warmup='linear', warmup_iters=500, warmup_ratio=0.3333333333333333, step=[16, 19])
