@@ -4,11 +4,11 @@ Both train the same model (ResNet-32 + causal-norm classifier, SGD, CE, the same
 weights), batch size and precision (float32 on the CPU), on CIFAR-10-LT ratio 100. What
 differs is the pipeline:
 
-* standard (what the authors' code does): a Dataset of PIL images, torchvision's
-  RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor + Normalize per image, a
-  DataLoader with ``--workers`` worker processes (2 in the authors' setting on this machine),
-  shuffled, drop_last;
-  the model in PyTorch's default (contiguous) layout;
+* standard (what the authors' code does, ``ltkit.data.transforms.TorchvisionImages``): a
+  Dataset of PIL images, torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip +
+  ToTensor + Normalize per image, a DataLoader with ``--workers`` worker processes (2 in the
+  authors' setting on this machine), shuffled, drop_last; the model in PyTorch's default
+  (contiguous) layout;
 * ltkit: ``ltkit.train``'s own data path and step: the uint8 split on the device, indices
   from ``ltkit.data.epoch_indices``, crop / flip / normalize in batched tensor ops
   (``ltkit.data.augment_batch``), channels-last layout on CPU and CUDA.
@@ -32,28 +32,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 import ltkit
 from ltkit.data import load_cifar_lt
+from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
 from ltkit.train import TrainForward, _make_step, build_model, train_batches
 from ltkit.utils import channels_last, resolve_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-class PILDataset(torch.utils.data.Dataset):
-    """The standard path: one PIL image per item, torchvision transforms per item."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform):
-        self.images, self.labels, self.transform = images, labels, transform
-
-    def __len__(self):
-        return len(self.labels)
-
-    def __getitem__(self, i):
-        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
 def cifar_root(arg: str) -> Path:
@@ -107,13 +94,8 @@ def main() -> None:
         out.backward()
         std_opt.step()
 
-    # standard pipeline
-    import torchvision.transforms as T
-
-    tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
-                    T.Normalize(data.train.mean, data.train.std)])
-    hwc = data.train.images.permute(0, 2, 3, 1).contiguous().numpy()
-    loader = torch.utils.data.DataLoader(PILDataset(hwc, data.train.targets, tf), batch_size=args.batch_size,
+    # standard pipeline: what RunConfig(pipeline="torchvision") trains with, in a shuffling DataLoader
+    loader = torch.utils.data.DataLoader(TorchvisionImages(data.train), batch_size=args.batch_size,
                                          shuffle=True, drop_last=True, num_workers=args.workers,
                                          persistent_workers=args.workers > 0, pin_memory=device.type == "cuda")
     std_iter = iter(loader)

@@ -209,6 +209,7 @@ def full_length(runs: pd.DataFrame) -> pd.Series:
     at its own length. Shortened runs (smoke tests, quick comparisons) stay out of the tables."""
     if not len(runs):
         return pd.Series(dtype=bool)
+
     def col(name: str, default: Any) -> pd.Series:
         return runs[name] if name in runs else pd.Series(default, index=runs.index)
 
