@@ -45,6 +45,7 @@ def _worker(rank, world, init_file, cfg_dict, out):
     try:
         torch.set_num_threads(1)
         _train(RunConfig.from_dict(cfg_dict), Path(out))
+        dist.barrier()  # both ranks done before either tears its gloo pairs down
     finally:
         dist.destroy_process_group()
 
@@ -74,6 +75,7 @@ def test_two_processes_equal_one_on_the_same_global_batches(tmp_path, sampler):
 def _bn_worker(rank, world, init_file, out):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
+        torch.set_num_threads(1)
         torch.manual_seed(0)
         x = torch.randn(8, 3, 4, 4, dtype=torch.float64)
         bn = distributed.AllReduceBatchNorm2d(3).double()
@@ -83,6 +85,7 @@ def _bn_worker(rank, world, init_file, out):
         ((y * r[rank * 4:(rank + 1) * 4]) ** 2).sum().backward()
         torch.save({"y": y.detach(), "grad_w": bn.weight.grad, "grad_x": mine.grad, "rm": bn.running_mean,
                     "rv": bn.running_var}, f"{out}.{rank}")
+        dist.barrier()  # both ranks done before either tears its gloo pairs down (a lone teardown aborted once in CI)
     finally:
         dist.destroy_process_group()
 

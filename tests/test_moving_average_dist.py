@@ -16,6 +16,7 @@ def _worker(rank, world, init_file, out_file):
             g = torch.Generator().manual_seed(100 * step + rank)
             ma.update(torch.rand(4, 3, generator=g))  # each rank sees its own batch
         torch.save(ma.mean, f"{out_file}.{rank}")
+        dist.barrier()  # both ranks done before either tears its gloo pairs down
     finally:
         dist.destroy_process_group()
 
@@ -44,6 +45,7 @@ def _masked_worker(rank, world, init_file, out_file):
             mask = torch.zeros(5, dtype=torch.bool) if step == 1 or (step == 2 and rank == 1) else x[:, 0] > 0.3
             ma.update(x, mask=mask)
         torch.save(ma.mean, f"{out_file}.{rank}")
+        dist.barrier()  # both ranks done before either tears its gloo pairs down
     finally:
         dist.destroy_process_group()
 
