@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt", "imagenet_lt", "places_lt")
