@@ -65,6 +65,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true",
                    help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
+    p.add_argument("--profile", action="store_true",
+                   help="afterwards, profile --steps eager ltkit steps and print the share of convolution time")
     args = p.parse_args()
 
     device = resolve_device(args.device)
@@ -157,6 +159,16 @@ def main() -> None:
     for k, v in rates.items():
         if not k.startswith("standard"):
             print(f"ratio {k} / standard: {np.median(v) / base:.2f}x")
+    if args.profile:  # where the eager ltkit step spends its time: how much any input pipeline could still gain
+        from torch.profiler import profile
+
+        with profile() as prof:
+            measure(sources["ltkit (in-memory, batched)"], args.steps)
+        ops = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in ops)
+        conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
+        print(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager ltkit "
+              f"step's self CPU time ({args.steps} steps, torch.profiler)")
 
 
 if __name__ == "__main__":
