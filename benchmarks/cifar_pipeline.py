@@ -18,12 +18,14 @@ images/s of each and the ratio. Data: ``--data-root`` holding ``cifar-10-batches
 team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops with a message.
 
     python benchmarks/cifar_pipeline.py --rounds 3 --steps 10
+
+It writes its record (the provenance header of ``ltkit.records``, then the table) to
+``results/benchmarks/cifar_pipeline_<cpu|cuda>.txt`` unless ``--output`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,10 +39,12 @@ import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
+from ltkit.records import Report
 from ltkit.train import TrainForward, _make_step, build_model, train_batches
 from ltkit.utils import channels_last, resolve_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def cifar_root(arg: str) -> Path:
@@ -67,6 +71,8 @@ def main() -> None:
                    help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
     p.add_argument("--profile", action="store_true",
                    help="afterwards, profile --steps eager ltkit steps and print the share of convolution time")
+    p.add_argument("--output", default=None,
+                   help="the record to write (default results/benchmarks/cifar_pipeline_<cpu|cuda>.txt; '-': print only)")
     args = p.parse_args()
 
     device = resolve_device(args.device)
@@ -148,17 +154,17 @@ def main() -> None:
         for k, source in sources.items():
             rates[k].append(measure(source, args.steps))
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    print(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}")
-    print(f"# device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.workers} DataLoader workers, {args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up")
-    print(f"{'pipeline':<30}{'images/s (median)':>20}{'min':>10}{'max':>10}")
+    out = Report()
+    out(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}, float32")
+    out(f"# device {device}, {torch.get_num_threads()} threads, {args.workers} DataLoader workers, "
+        f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up")
+    out(f"{'pipeline':<30}{'images/s (median)':>20}{'min':>10}{'max':>10}")
     for k, v in rates.items():
-        print(f"{k:<30}{np.median(v):>20.1f}{min(v):>10.1f}{max(v):>10.1f}")
+        out(f"{k:<30}{np.median(v):>20.1f}{min(v):>10.1f}{max(v):>10.1f}")
     base = np.median(rates["standard (DataLoader + PIL)"])
     for k, v in rates.items():
         if not k.startswith("standard"):
-            print(f"ratio {k} / standard: {np.median(v) / base:.2f}x")
+            out(f"ratio {k} / standard: {np.median(v) / base:.2f}x")
     if args.profile:  # where the eager ltkit step spends its time: how much any input pipeline could still gain
         from torch.profiler import profile
 
@@ -167,8 +173,9 @@ def main() -> None:
         ops = prof.key_averages()
         total = sum(e.self_cpu_time_total for e in ops)
         conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
-        print(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager ltkit "
-              f"step's self CPU time ({args.steps} steps, torch.profiler)")
+        out(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager ltkit "
+            f"step's self CPU time ({args.steps} steps, torch.profiler)")
+    out.write(args.output if args.output is not None else RESULTS / f"cifar_pipeline_{device.type}.txt")
 
 
 if __name__ == "__main__":

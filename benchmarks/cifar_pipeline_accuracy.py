@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 import ltkit
+from ltkit.records import Report
 from ltkit.utils import resolve_device
 from cifar_pipeline import cifar_root  # same folder: the shared-CIFAR fallback
 
 GROUPS = ("overall", "many", "medium", "few")
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def short_schedule(epochs: int) -> dict:
@@ -53,6 +53,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline")
     p.add_argument("--device", default="auto")
     p.add_argument("--runs-dir", default=str(Path(tempfile.gettempdir()) / "ltkit-pipeline-accuracy"))
+    p.add_argument("--output", default=None,
+                   help="the record to write (default results/benchmarks/cifar_pipeline_accuracy_<cpu|cuda>.txt; '-': print only)")
     args = p.parse_args()
 
     root = cifar_root(args.data_root)
@@ -68,7 +70,8 @@ def main() -> None:
             run_dir = ltkit.run(cfg, log=lambda m: print(m, flush=True))
             rec = json.loads((run_dir / "run.json").read_text())
             hist = pd.read_csv(run_dir / "history.csv")
-            row = {"pipeline": pipeline, "seed": seed, "images_per_s": float(hist.images_per_s.median())}
+            row = {"pipeline": pipeline, "seed": seed, "images_per_s": float(hist.images_per_s.median()),
+                   "trained_at": rec.get("environment", {}).get("git_commit")}
             for ev, metrics in rec["metrics"].items():
                 for g in GROUPS:
                     row[f"{ev}_{g}"] = metrics[g]
@@ -77,28 +80,30 @@ def main() -> None:
 
     df = pd.DataFrame(rows)
     cfg = ltkit.RunConfig.preset(args.preset, **short_schedule(args.epochs))
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    print(f"# {args.preset}: {cfg.dataset} r{cfg.imb_ratio:g}, {cfg.backbone} + {cfg.classifier}, batch {cfg.batch_size}, "
-          f"{args.epochs} epochs (milestones {list(cfg.milestones)}, warm-up {cfg.warmup_epochs}), alpha {cfg.alpha}")
-    print(f"# device {device} ({name}), torch {torch.__version__}, seeds {args.seeds}, "
-          f"{args.workers} DataLoader workers for the torchvision pipeline")
-    print("# accuracy (%) on the balanced test set: mean ± sample std over seeds")
+    out = Report()
+    out(f"# {args.preset}: {cfg.dataset} r{cfg.imb_ratio:g}, {cfg.backbone} + {cfg.classifier}, batch {cfg.batch_size}, "
+        f"{args.epochs} epochs (milestones {list(cfg.milestones)}, warm-up {cfg.warmup_epochs}), alpha {cfg.alpha}")
+    out(f"# device {device}, seeds {args.seeds}, {args.workers} DataLoader workers for the torchvision pipeline")
+    out(f"# runs trained at commit(s): {', '.join(sorted(set(map(str, df.trained_at))))} (their run.json); "
+        f"a run already complete in --runs-dir is reused, not retrained")
+    out("# accuracy (%) on the balanced test set: mean ± sample std over seeds")
     # a shot group with no class (CIFAR-10-LT has no few-shot class) has no column
     cols = [c for c in (f"{ev}_{g}" for ev in ("plain", "tde") for g in GROUPS) if df[c].notna().any()]
-    print(f"{'pipeline':<14}" + "".join(f"{c:>15}" for c in cols) + f"{'train img/s':>13}")
+    out(f"{'pipeline':<14}" + "".join(f"{c:>15}" for c in cols) + f"{'train img/s':>13}")
     stats = {}
     for pipeline, g in df.groupby("pipeline", sort=False):
         stats[pipeline] = g
         cells = "".join(f"{g[c].mean():>8.2f} ± {g[c].std(ddof=1) if len(g) > 1 else float('nan'):<4.2f}" for c in cols)
-        print(f"{pipeline:<14}{cells}{g.images_per_s.median():>13.0f}")
+        out(f"{pipeline:<14}{cells}{g.images_per_s.median():>13.0f}")
     a, b = stats["batched"], stats["torchvision"]
     diffs = "".join(f"{a[c].mean() - b[c].mean():>+15.2f}" for c in cols)
-    print(f"{'difference':<14}{diffs}")
+    out(f"{'difference':<14}{diffs}")
     spread = "".join(f"{np.sqrt((a[c].var(ddof=1) + b[c].var(ddof=1)) / 2):>15.2f}" for c in cols) if len(a) > 1 else ""
     if spread:
-        print(f"{'seed std':<14}{spread}   (pooled over both pipelines)")
-    print("per run:")
-    print(df[["pipeline", "seed", "images_per_s", *cols]].round(2).to_string(index=False))
+        out(f"{'seed std':<14}{spread}   (pooled over both pipelines)")
+    out("per run:")
+    out(df[["pipeline", "seed", "images_per_s", *cols]].round(2).to_string(index=False))
+    out.write(args.output if args.output is not None else RESULTS / f"cifar_pipeline_accuracy_{device.type}.txt")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ python3 benchmarks/gpu_bundle.py decode "$BUNDLE" "$DATA"
 } | tee "$OUT/machine.txt"
 if python3 -c "import torchvision" 2>/dev/null; then
   python3 benchmarks/cifar_pipeline.py --data-root "$DATA" --device "$DEVICE" --rounds 3 --steps 20 --compile \
-    | tee "$OUT/cifar_pipeline_$DEVICE.txt"
+    --output "$OUT/cifar_pipeline_$DEVICE.txt"
 else
   echo "benchmark skipped: torchvision is missing here (carry its wheel in .whl/)" | tee "$OUT/cifar_pipeline_$DEVICE.txt"
 fi

@@ -14,7 +14,6 @@ images/s (median over rounds) and the ratio.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,10 @@ from PIL import Image
 
 from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded, decode_and_transform,
                                  imagenet_train_transform)
+from ltkit.records import Report
 from ltkit.utils import resolve_device
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def make_jpegs(root: Path, n: int, seed: int = 0) -> Path:
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--output", default=None,
+                    help="the record to write (default results/benchmarks/imagenet_pipeline_<cpu|cuda>.txt; '-': print only)")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
     transform = imagenet_train_transform()
@@ -90,16 +94,15 @@ def main(argv=None) -> int:
             for k, fn in pipelines.items():
                 rates[k].append(measure(fn))
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    print(f"# ImageNet-LT input pipeline, {n_images} generated 500x375 JPEGs, batch {args.batch_size}, "
-          f"{args.workers} DataLoader workers, {args.rounds} rounds after a warm-up")
-    print(f"# device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"# command: python benchmarks/imagenet_pipeline.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
-    print(f"{'pipeline':<58}{'images/s (median)':>18}{'min':>9}{'max':>9}")
+    out = Report()
+    out(f"# ImageNet-LT input pipeline, {n_images} generated 500x375 JPEGs, batch {args.batch_size}, "
+        f"{args.workers} DataLoader workers, {args.rounds} rounds after a warm-up, device {device}")
+    out(f"{'pipeline':<58}{'images/s (median)':>18}{'min':>9}{'max':>9}")
     for k, v in rates.items():
-        print(f"{k:<58}{statistics.median(v):>18.1f}{min(v):>9.1f}{max(v):>9.1f}")
+        out(f"{k:<58}{statistics.median(v):>18.1f}{min(v):>9.1f}{max(v):>9.1f}")
     a, b = (statistics.median(v) for v in rates.values())
-    print(f"ratio device / workers: {b / a:.2f}x")
+    out(f"ratio device / workers: {b / a:.2f}x")
+    out.write(args.output if args.output is not None else RESULTS / f"imagenet_pipeline_{device.type}.txt")
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def noisy_detections(gt_file: Path, per_object: int, false_positives: int, seed: int = 0) -> list:
@@ -62,6 +63,8 @@ def main(argv=None) -> int:
     ap.add_argument("--per-object", type=int, default=3, help="jittered detections per ground-truth object")
     ap.add_argument("--false-positives", type=int, default=20, help="random boxes per image")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--output", default=str(RESULTS / "lvis_eval_cpu.txt"),
+                    help="the record to write (default results/benchmarks/lvis_eval_cpu.txt; '-': print only)")
     args = ap.parse_args(argv)
 
     import faster_coco_eval
@@ -69,20 +72,21 @@ def main(argv=None) -> int:
 
     from ltkit.detection.evaluation import METRICS, evaluate_lvis
     from ltkit.detection.synthetic import make_synthetic_lvis
+    from ltkit.records import Report
+
+    out = Report()
 
     with tempfile.TemporaryDirectory() as tmp:
         data = make_synthetic_lvis(tmp, num_classes=args.classes, train_images=1, val_images=args.images)
         dets = noisy_detections(data["val"], args.per_object, args.false_positives)
         gt = json.loads(data["val"].read_text())
-        print(f"# LVIS evaluation: official LVIS API (lvis {getattr(lvis, '__version__', '0.5.3')}) vs "
-              f"faster-coco-eval {faster_coco_eval.__version__} (lvis_style)")
-        print(f"# {platform.processor() or platform.machine()}, python {platform.python_version()}, numpy {np.__version__}")
-        print(f"# {len(gt['images'])} images, {len(gt['categories'])} categories, {len(gt['annotations'])} objects, "
-              f"{len(dets)} detections; median of {args.repeats} runs after a warm-up, alternating")
-        print(f"# command: python benchmarks/lvis_eval.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
-        print()
-        print("| iou type | LVIS API (s) | faster-coco-eval (s) | speed-up | max metric difference |")
-        print("|---|---|---|---|---|")
+        out(f"# LVIS evaluation: official LVIS API (lvis {getattr(lvis, '__version__', '0.5.3')}) vs "
+            f"faster-coco-eval {faster_coco_eval.__version__} (lvis_style), numpy {np.__version__}")
+        out(f"# {len(gt['images'])} images, {len(gt['categories'])} categories, {len(gt['annotations'])} objects, "
+            f"{len(dets)} detections; median of {args.repeats} runs after a warm-up, alternating")
+        out()
+        out("| iou type | LVIS API (s) | faster-coco-eval (s) | speed-up | max metric difference |")
+        out("|---|---|---|---|---|")
         for iou in ("bbox", "segm"):
             times = {"lvis": [], "faster": []}
             results = {}
@@ -95,7 +99,8 @@ def main(argv=None) -> int:
             diff = max(abs(results["lvis"][k] - results["faster"][k]) for k in METRICS
                        if not (math.isnan(results["lvis"][k]) or math.isnan(results["faster"][k])))
             a, b = statistics.median(times["lvis"]), statistics.median(times["faster"])
-            print(f"| {iou} | {a:.2f} | {b:.2f} | {a / b:.1f}x | {diff:.1e} |")
+            out(f"| {iou} | {a:.2f} | {b:.2f} | {a / b:.1f}x | {diff:.1e} |")
+    out.write(args.output)
     return 0
 
 

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ltkit.evaluate import shot_accuracy
 from ltkit.posthoc import DEFAULT_ALPHAS, CachedOutputs, tde_alpha_sweep
+from ltkit.records import Report
 from ltkit.tde import tde_logits
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def make_outputs(n: int, d: int, c: int, seed: int = 0) -> CachedOutputs:
@@ -60,6 +64,8 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--c", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--output", default=str(RESULTS / "posthoc_sweep_cpu.txt"),
+                    help="the record to write (default results/benchmarks/posthoc_sweep_cpu.txt; '-': print only)")
     args = ap.parse_args()
 
     out = make_outputs(args.n, args.d, args.c)
@@ -71,13 +77,15 @@ def main() -> None:
 
     t_sweep = best_time(lambda: tde_alpha_sweep(out, alphas), args.repeats)
     t_naive = best_time(lambda: naive(out, alphas), args.repeats)
-    print(f"device: cpu ({torch.get_num_threads()} threads), torch {torch.__version__}")
-    print(f"N={args.n}  D={args.d}  C={args.c}  alphas={len(alphas)}  best of {args.repeats}")
-    print(f"{'method':<32}{'seconds':>10}")
-    print(f"{'tde_alpha_sweep':<32}{t_sweep:>10.4f}")
-    print(f"{'naive loop (tde_logits/alpha)':<32}{t_naive:>10.4f}")
-    print(f"{'ratio naive / sweep':<32}{t_naive / t_sweep:>10.1f}x")
-    print(f"max |sweep - naive| over all metrics and alphas: {diff:.3g} percentage points")
+    rep = Report()
+    rep(f"# device cpu, {torch.get_num_threads()} threads")
+    rep(f"N={args.n}  D={args.d}  C={args.c}  alphas={len(alphas)}  best of {args.repeats}")
+    rep(f"{'method':<32}{'seconds':>10}")
+    rep(f"{'tde_alpha_sweep':<32}{t_sweep:>10.4f}")
+    rep(f"{'naive loop (tde_logits/alpha)':<32}{t_naive:>10.4f}")
+    rep(f"{'ratio naive / sweep':<32}{t_naive / t_sweep:>10.1f}x")
+    rep(f"max |sweep - naive| over all metrics and alphas: {diff:.3g} percentage points")
+    rep.write(args.output)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         if f.name == "alpha":
-            shown = "auto (suggest_alpha)"
+            shown = "auto (suggest_alpha); a number, auto, or val (best overall accuracy on the validation split)"
         # values stay strings here; RunConfig converts and validates them, naming the field
         p.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(), help=f"(default: {shown})")
 

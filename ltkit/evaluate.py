@@ -11,7 +11,7 @@ class is reported as ``None`` (null in JSON): CIFAR-10-LT has no few-shot class.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -64,25 +64,86 @@ def per_class_accuracy(preds: np.ndarray, labels: np.ndarray, num_classes: int) 
 
 def shot_accuracy(preds, labels, train_counts, *, many: int = 100, few: int = 20) -> Dict[str, Optional[float]]:
     """{"overall": micro top-1 %, "many" / "medium" / "few": mean per-class % or None}."""
+    m = shot_accuracy_many(np.asarray(preds)[None], labels, train_counts, many=many, few=few)
+    return {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in m.items()}
+
+
+def shot_accuracy_many(preds: np.ndarray, labels: np.ndarray, train_counts, *, many: int = 100,
+                       few: int = 20) -> Dict[str, np.ndarray]:
+    """``shot_accuracy`` for S predictions of the same samples at once: preds (S, N) ->
+    {"overall" / "many" / "medium" / "few": (S,) arrays}, NaN for an empty group."""
     preds, labels = np.asarray(preds), np.asarray(labels)
-    counts = np.asarray(train_counts)
-    acc = per_class_accuracy(preds, labels, len(counts))
-    groups = shot_groups(counts, many=many, few=few)
-    out: Dict[str, Optional[float]] = {"overall": float(100.0 * (preds == labels).mean())}
-    present = ~np.isnan(acc)
+    s = preds.shape[0]
+    c = len(train_counts)
+    correct = preds == labels[None, :]
+    out: Dict[str, np.ndarray] = {"overall": 100.0 * correct.mean(axis=1) if labels.size else np.full(s, np.nan)}
+    total = np.bincount(labels, minlength=c).astype(float)
+    rows = np.broadcast_to(np.arange(s)[:, None], correct.shape)
+    hits = np.bincount((rows * c + labels[None, :])[correct], minlength=s * c).reshape(s, c).astype(float)
+    present = total > 0
+    acc = 100.0 * hits[:, present] / total[present]
+    groups = shot_groups(np.asarray(train_counts), many=many, few=few)[present]
     for g in GROUPS:
-        sel = (groups == g) & present
-        out[g] = float(acc[sel].mean()) if sel.any() else None
+        sel = groups == g
+        out[g] = acc[:, sel].mean(axis=1) if sel.any() else np.full(s, np.nan)
     return out
+
+
+#: the alphas ``select_alpha`` (``alpha="val"``) tries: 0 to 5 in steps of 0.05 (0 = plain logits)
+VAL_ALPHAS = np.round(np.arange(0.0, 5.0 + 1e-9, 0.05), 2)
+#: what ``select_alpha`` maximises, as written into the run record
+VAL_CRITERION = ("overall top-1 accuracy on the validation split, over the alphas 0, 0.05, ..., 5; "
+                 "ties go to the median of the tied alphas")
+
+
+@torch.no_grad()
+def select_alpha(classifier, features: torch.Tensor, labels: torch.Tensor, train_counts, *,
+                 mean_feature: torch.Tensor, alphas=VAL_ALPHAS, chunk: int = 8192) -> Tuple[float, List[Dict[str, Any]]]:
+    """Choose the TDE alpha on a labelled held-out split (never the test split): the alpha of
+    ``alphas`` with the best overall accuracy on ``features`` / ``labels``; ties go to the
+    median of the tied alphas (the lower one of the two middle ones), so a flat optimum gives
+    its centre, not its edge.
+
+    The TDE logits are affine in alpha (``ltkit.tde.tde_logits``: z - alpha * b), so the
+    classifier is evaluated twice, at alpha 0 and 1, and every alpha of the grid costs one
+    subtraction and an argmax. Returns (chosen alpha, the sweep: one dict per alpha with
+    overall / many / medium / few in percent, None for an empty group).
+    """
+    if not getattr(classifier, "supports_tde", False):
+        raise ValueError(f"{type(classifier).__name__} has no TDE logits; alpha selection needs a causal-norm-type classifier")
+    grid = np.asarray(alphas, dtype=float)
+    if grid.ndim != 1 or grid.size == 0 or (grid < 0).any():
+        raise ValueError(f"alphas: need a non-empty list of alphas >= 0, got {alphas!r}")
+    classifier = classifier.eval()
+    dev = next(classifier.parameters()).device
+    mean_feature = mean_feature.to(dev)
+    z_parts, b_parts = [], []
+    for i in range(0, len(features), chunk):
+        x = features[i:i + chunk].to(dev)
+        z = classifier(x).float()
+        b = z - classifier.evaluation_logits(x, mean_feature=mean_feature, alpha=1.0)["tde"].float()
+        z_parts.append(z.cpu())
+        b_parts.append(b.cpu())
+    z, b = torch.cat(z_parts).numpy(), torch.cat(b_parts).numpy()
+    preds = np.stack([(z - np.float32(a) * b).argmax(1) for a in grid.tolist()])
+    m = shot_accuracy_many(preds, labels.numpy(), train_counts)
+    best = m["overall"].max()
+    tied = grid[np.flatnonzero(m["overall"] == best)]
+    chosen = float(tied[(len(tied) - 1) // 2])
+    sweep = [{"alpha": float(a), **{k: (None if np.isnan(m[k][j]) else float(m[k][j])) for k in ("overall",) + GROUPS}}
+             for j, a in enumerate(grid.tolist())]
+    return chosen, sweep
 
 
 @torch.no_grad()
 def evaluate_features(classifier, features: torch.Tensor, labels: torch.Tensor, train_counts, *,
                       mean_feature: Optional[torch.Tensor] = None, alpha: Optional[float] = None,
-                      chunk: int = 8192) -> Tuple[Dict[str, dict], Dict[str, np.ndarray]]:
+                      alpha_source: Optional[str] = None, chunk: int = 8192) -> Tuple[Dict[str, dict], Dict[str, np.ndarray]]:
     """Run every evaluation the classifier supports on cached features.
 
     ``alpha=None`` with a TDE-capable classifier uses ``suggest_alpha`` on these features.
+    ``alpha_source`` names where a given alpha came from in the metrics ("config" by default;
+    the runner passes "val" for an alpha chosen by :func:`select_alpha`).
     Returns (metrics by evaluation name, logits by evaluation name as float32 arrays).
     """
     classifier = classifier.eval()
@@ -104,6 +165,6 @@ def evaluate_features(classifier, features: torch.Tensor, labels: torch.Tensor, 
         m = shot_accuracy(lg.argmax(1), y, train_counts)
         if name == "tde":
             m["alpha"] = tde_alpha
-            m["alpha_source"] = "config" if alpha is not None else "suggest_alpha"
+            m["alpha_source"] = (alpha_source or "config") if alpha is not None else "suggest_alpha"
         metrics[name] = m
     return metrics, logits

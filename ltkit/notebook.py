@@ -5,7 +5,8 @@ plus ``preset = ""``, and ends with ``_before_injection = set(globals())``. pape
 the ``-p`` values in a cell right after it. :func:`run_config` then builds the config: the
 preset (or RunConfig's defaults), overridden by every parameter that is not ``None``; any
 injected name that is not a parameter is an error naming it. Use ``alpha="auto"`` to ask for
-the ``suggest_alpha`` heuristic explicitly.
+the ``suggest_alpha`` heuristic explicitly, ``alpha="val"`` to choose alpha on the validation
+split.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def parameters_source() -> str:
     lines = ['preset = ""  # a paper setting, e.g. "cifar10_lt_tde" (python -m ltkit presets lists them)']
     for f in dataclasses.fields(RunConfig):
         default = f.default
-        shown = "None (suggest_alpha)" if f.name == "alpha" else repr(list(default) if isinstance(default, tuple) else default)
+        shown = "None (suggest_alpha); a number, 'auto' or 'val'" if f.name == "alpha" else repr(list(default) if isinstance(default, tuple) else default)
         lines.append(f"{f.name} = None  # default {shown}")
     lines.append("_before_injection = set(globals())")
     return "\n".join(lines)

@@ -205,15 +205,18 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
     return written
 
 
-def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None):
+def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None, validation: Optional[pd.DataFrame] = None):
     """Accuracy (overall / many / medium / few) against alpha, with the heuristic's suggestion
-    and the alpha the run used marked."""
+    and the alpha the run used marked; ``validation`` (columns alpha, overall) adds the overall
+    accuracy on the validation split, the curve ``alpha="val"`` maximises."""
     plt, sns = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
     for i, g in enumerate(("overall", "many", "medium", "few")):
         if g in sweep and sweep[g].notna().any():
             ax.plot(sweep.alpha, sweep[g], marker=".", color=f"C{i}", label=g)
+    if validation is not None:
+        ax.plot(validation.alpha, validation.overall, ls="--", color="black", lw=1.2, label="overall (validation)")
     if suggested is not None:
         ax.axvline(suggested, ls="--", color="grey", lw=1)
         ax.text(suggested, ax.get_ylim()[1], " suggest_alpha", va="top", fontsize=8, color="grey")

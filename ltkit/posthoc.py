@@ -78,8 +78,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import shot_groups
-from .evaluate import GROUPS, shot_accuracy
+from .evaluate import GROUPS, shot_accuracy, shot_accuracy_many
 from .tde import causal_norm_logits, head_cosines, normalize_heads
 
 __all__ = [
@@ -202,27 +201,8 @@ def load_outputs(run_dir: Union[str, Path]) -> CachedOutputs:
 # --------------------------------------------------------------------------------- metrics
 
 
-def _metrics_many(preds: np.ndarray, labels: np.ndarray, train_counts: np.ndarray) -> Dict[str, np.ndarray]:
-    """``shot_accuracy`` for S predictions at once: preds (S, N) -> {metric: (S,) array}, NaN for an empty group."""
-    preds = np.asarray(preds)
-    s = preds.shape[0]
-    c = len(train_counts)
-    correct = preds == labels[None, :]
-    out: Dict[str, np.ndarray] = {"overall": 100.0 * correct.mean(axis=1) if labels.size else np.full(s, np.nan)}
-    total = np.bincount(labels, minlength=c).astype(float)
-    rows = np.broadcast_to(np.arange(s)[:, None], correct.shape)
-    hits = np.bincount((rows * c + labels[None, :])[correct], minlength=s * c).reshape(s, c).astype(float)
-    present = total > 0
-    acc = 100.0 * hits[:, present] / total[present]
-    groups = shot_groups(train_counts)[present]
-    for g in GROUPS:
-        sel = groups == g
-        out[g] = acc[:, sel].mean(axis=1) if sel.any() else np.full(s, np.nan)
-    return out
-
-
 def _sweep_frame(name: str, values: np.ndarray, preds: np.ndarray, out: CachedOutputs) -> pd.DataFrame:
-    m = _metrics_many(preds, out.labels, out.train_counts)
+    m = shot_accuracy_many(preds, out.labels, out.train_counts)
     df = pd.DataFrame({name: values, **{k: m[k] for k in METRIC_COLUMNS}})
     df.attrs["run_dir"] = str(out.run_dir) if out.run_dir is not None else None
     df.attrs["classifier"] = out.classifier

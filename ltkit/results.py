@@ -21,7 +21,6 @@ import io
 import json
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Union
 
@@ -35,9 +34,12 @@ RUN_JSON = "run.json"
 
 
 def environment(device: torch.device) -> Dict[str, Any]:
-    """Versions, device and git commit of the code that produced a run."""
+    """Versions, device, machine and git commit of the code that produced a run
+    (``ltkit.records``: the same facts the benchmark records carry)."""
     from . import __version__
+    from .records import cpu, git_state
 
+    c, git = cpu(), git_state()
     env: Dict[str, Any] = {
         "ltkit": __version__,
         "python": platform.python_version(),
@@ -45,25 +47,26 @@ def environment(device: torch.device) -> Dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else c["model"],
+        "cpu": c["model"],
+        "cpu_cores": c["cores"],
+        "cpu_flags": c["flags"],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "num_threads": torch.get_num_threads(),
-        "git_commit": git_commit(),
+        "git_commit": git_commit(git),
+        "git_dirty": git["dirty"],
     }
     return env
 
 
-def git_commit() -> Union[str, None]:
+def git_commit(state: Union[Dict[str, Any], None] = None) -> Union[str, None]:
     """The commit of the ltkit checkout (with ``+dirty`` if it has uncommitted changes), or None."""
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
+    from .records import git_state
+
+    state = state or git_state()
+    if state["commit"] is None:
         return None
+    return state["commit"] + ("+dirty" if state["dirty"] else "")
 
 
 def write_csv(path: Union[str, os.PathLike], df: pd.DataFrame) -> Path:

@@ -16,10 +16,13 @@ from .config import EXECUTION_FIELDS, RESUMABLE_FIELDS, RunConfig
 from .data import load_dataset, shot_groups
 from .data.base import TensorImages
 from .data.listfile import imagenet_test_transform
-from .evaluate import evaluate_features, extract_features, per_class_accuracy
+from .evaluate import VAL_CRITERION, evaluate_features, extract_features, per_class_accuracy, select_alpha
 from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
 from .train import CHECKPOINT, build_model, load_stage1, train
 from .utils import resolve_device, seed_everything
+
+#: the validation alpha sweep of an ``alpha="val"`` run (also in run.json's ``alpha_selection``)
+VAL_SWEEP_CSV = "alpha_sweep_val.csv"
 
 
 def _differences(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, tuple]:
@@ -52,6 +55,24 @@ def train_class_means(model, data, device, cfg: RunConfig) -> torch.Tensor:
                                      num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
     sums = torch.zeros(data.num_classes, feats.shape[1]).index_add_(0, labels, feats)
     return sums / torch.bincount(labels, minlength=data.num_classes).clamp_min(1)[:, None]
+
+
+def choose_alpha_on_val(model, data, device, cfg: RunConfig, mean_feature: torch.Tensor):
+    """``alpha="val"``: the TDE alpha with the best overall accuracy on ``data.val``.
+
+    Returns (alpha, selection) where selection is what the run record keeps under
+    ``alpha_selection`` (split, number of images, criterion, chosen value, the whole sweep);
+    (None, None) for a classifier without TDE, which has no alpha to choose.
+    """
+    if not getattr(model.classifier, "supports_tde", False):
+        return None, None
+    if data.val is None:
+        raise ValueError(f"alpha: 'val' needs a validation split, and the loaded {data.name} has none")
+    feats, labels = extract_features(model, data.val, device, batch_size=cfg.eval_batch_size,
+                                     num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
+    chosen, sweep = select_alpha(model.classifier, feats, labels, data.train_counts, mean_feature=mean_feature)
+    return chosen, {"split": "val", "images": int(len(labels)), "criterion": VAL_CRITERION, "alpha": chosen,
+                    "sweep": sweep}
 
 
 def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
@@ -108,8 +129,13 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
                                         num_workers=cfg.num_workers, amp=cfg.amp, progress=cfg.progress)
     counts = data.train_counts
     mean_feature = model.moving_average.mean.detach().cpu()
-    metrics, logits = evaluate_features(model.classifier, features, labels, counts,
-                                        mean_feature=mean_feature, alpha=cfg.alpha)
+    alpha, selection = cfg.alpha, None
+    if alpha == "val":
+        alpha, selection = choose_alpha_on_val(model, data, device, cfg, mean_feature)
+        if selection is not None:
+            write_csv(run_dir / VAL_SWEEP_CSV, pd.DataFrame(selection["sweep"]))
+    metrics, logits = evaluate_features(model.classifier, features, labels, counts, mean_feature=mean_feature,
+                                        alpha=alpha, alpha_source="val" if selection else None)
     class_means = train_class_means(model, data, device, cfg)
     eval_s = time.perf_counter() - t_eval
 
@@ -140,6 +166,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         },
         "metrics": metrics,
     })
+    if selection is not None:
+        record["alpha_selection"] = selection
     write_run_json(run_dir, record)
     log(format_metrics(metrics, title=cfg.run_name))
     return run_dir

@@ -18,6 +18,7 @@ def _one_thread():
 
 @pytest.mark.parametrize("name", list_backbones())
 def test_forward_backward_every_backbone(name):
+    """Smoke test over the registry (shapes, finite gradients); the structure tests below check the layers."""
     torch.manual_seed(0)
     net = create_backbone(name)
     assert isinstance(net.out_features, int)
@@ -80,6 +81,7 @@ def test_resnet32_structure():
 
 @pytest.mark.parametrize("size", [8, 16, 32])
 def test_resnet32_input_sizes(size):
+    """Smoke test: any input of at least 8 x 8 gives the 128-d feature."""
     net = create_backbone("resnet32").eval()
     with torch.no_grad():
         assert net(torch.randn(3, 3, size, size)).shape == (3, 128)

@@ -21,9 +21,14 @@ def test_forward_backward_every_classifier(name):
     assert x.grad is not None and torch.isfinite(x.grad).all()
     trainable = [p for p in head.parameters() if p.requires_grad]
     assert trainable and all(p.grad is not None for p in trainable)
-    evals = head.evaluation_logits(x.detach(), mean_feature=torch.rand(8), alpha=1.0)
+    c = torch.rand(8)
+    evals = head.evaluation_logits(x.detach(), mean_feature=c, alpha=1.0)
     assert tuple(evals) == head.evaluations
     assert all(v.shape == (4, 5) for v in evals.values())
+    torch.testing.assert_close(evals["plain"], out.detach())  # "plain" is the training forward
+    if head.supports_tde:  # TDE uses alpha and the mean feature: alpha 0 is plain, alpha 1 is not
+        torch.testing.assert_close(head.evaluation_logits(x.detach(), mean_feature=c, alpha=0.0)["tde"], out.detach())
+        assert not torch.allclose(evals["tde"], out.detach())
 
 
 def test_unknown_classifier_lists_the_valid_ones():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -135,3 +136,8 @@ def test_gpus_2_runs_through_torchrun_on_cpu(tmp_path):
     rec = json.loads((out / "run.json").read_text())
     assert rec["status"] == "complete" and rec["environment"]["world_size"] == 2 and rec["params"]["gpus"] == 2
     assert set(rec["metrics"]) == {"plain", "tde"}
+    # rank 0 evaluated the whole test set, not its own share of it
+    cached = np.load(out / "outputs.npz")
+    assert len(cached["labels"]) == len(load_dataset(RunConfig(**TINY)).test)
+    acc = 100 * np.mean(cached["logits_tde"].argmax(1) == cached["labels"])
+    assert rec["metrics"]["tde"]["overall"] == pytest.approx(acc, abs=1e-9)

@@ -33,6 +33,7 @@ def _nll(logits, y):
 
 @pytest.mark.parametrize("name", list_losses())
 def test_forward_backward_every_loss(name):
+    """Smoke test over the registry (finite, differentiable, deterministic); each loss's value has its own test."""
     logits, y = _batch()
     loss = create_loss(name, class_counts=COUNTS, logit_scale=16.0, drw_epoch=2)
     for epoch in (1, 2):

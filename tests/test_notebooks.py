@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,6 +68,10 @@ def test_train_classification_writes_the_record(trained):
     assert rec["params"]["milestones"] == [2] and rec["params"]["alpha"] is None
     assert set(rec["metrics"]) == {"plain", "tde"} and rec["metrics"]["tde"]["alpha_source"] == "suggest_alpha"
     assert (trained / "history.csv").is_file() and (trained / "overview.png").stat().st_size > 10_000
+    out = np.load(trained / "outputs.npz")  # the reported accuracy is that of the cached logits
+    for ev in ("plain", "tde"):
+        acc = 100 * np.mean(out[f"logits_{ev}"].argmax(1) == out["labels"])
+        assert rec["metrics"][ev]["overall"] == pytest.approx(acc, abs=1e-9), ev
     executed = nbformat.read(trained / "train_classification.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
@@ -76,7 +81,7 @@ def test_train_classification_preset_and_overrides(tmp_path, kernel):
     execute("train_classification", run_dir / "nb.ipynb", kernel, preset="synthetic_baseline",
             **{**TINY, "output_dir": str(run_dir)})
     params = json.loads((run_dir / "run.json").read_text())["params"]
-    assert params["classifier"] == "linear" and params["lr"] == 0.1  # from the preset
+    assert params["classifier"] == "linear" and params["lr"] == 0.02  # from the preset
     assert params["epochs"] == 2  # the override
 
 
@@ -99,7 +104,12 @@ def test_quickstart_notebook(tmp_path, kernel):
     execute("quickstart", tmp_path / "quickstart.ipynb", kernel, output_dir=str(out), epochs=2, device="cpu")
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.method) == ["Baseline (linear)", "De-confound", "De-confound-TDE"]
-    assert (out / "shot_accuracy.png").is_file() and (out / "per_class.png").is_file()
+    for preset in ("synthetic_baseline", "synthetic_tde"):  # the notebook's epochs reached both runs
+        assert json.loads((out / preset / "run.json").read_text())["params"]["epochs"] == 2
+    tde = json.loads((out / "synthetic_tde" / "run.json").read_text())["metrics"]["tde"]
+    assert summary.overall[2] == pytest.approx(tde["overall"]) and summary.alpha[2] == tde["alpha"]
+    for name in ("shot_accuracy.png", "per_class.png", "alpha_sweep.png", "alpha_choices.md"):
+        assert (out / name).is_file(), name
 
 
 def test_posthoc_notebook(trained, tmp_path, kernel):
@@ -107,6 +117,10 @@ def test_posthoc_notebook(trained, tmp_path, kernel):
     execute("posthoc", tmp_path / "posthoc.ipynb", kernel, run_dir=str(trained), output_dir=str(out))
     sweep = pd.read_csv(out / "tde_alpha_sweep.csv")
     assert len(sweep) == 21 and {"alpha", "overall", "many", "medium", "few"} <= set(sweep.columns)
+    from ltkit.posthoc import load_outputs, tde_alpha_sweep
+    direct = tde_alpha_sweep(load_outputs(trained))
+    cols = ["alpha", "overall", "many", "medium", "few"]
+    pd.testing.assert_frame_equal(sweep[cols], direct[cols], check_exact=False, atol=1e-9)
     assert (out / "tde_alpha_sweep.png").stat().st_size > 10_000
 
 

@@ -96,7 +96,7 @@ def test_alpha_zero_and_zero_mean_feature_give_plain_logits():
 
 
 def test_logits_bounded_by_tau():
-    # |z_i| < tau because ||w_hat|| < 1 when gamma > 0 (REFERENCE 1.4)
+    # a sanity bound (the exact values: test_causal_norm_logits_match_reference): |z_i| < tau because ||w_hat|| < 1 when gamma > 0 (REFERENCE 1.4)
     x, w, _ = (torch.tensor(a) for a in _data(16, B=50, C=20, seed=4, nonneg=False))
     z = causal_norm_logits(x, w, num_head=4, tau=16.0, gamma=1 / 32)
     assert z.abs().max() < 16.0

@@ -147,18 +147,50 @@ def test_records_from_before_a_field_existed_count_as_its_default(tmp_path):
         ltkit.run(cfg.replace(pipeline="torchvision"), log=lambda *_: None)
 
 
-def test_changing_alpha_reevaluates_without_training(tmp_path):
+def test_changing_alpha_reevaluates_without_training(tmp_path, monkeypatch):
     cfg = RunConfig(**TINY, classifier="causal_norm", alpha=0.5, output_dir=str(tmp_path / "r"))
     ltkit.run(cfg, log=lambda *_: None)
-    logs = []
-    ltkit.run(cfg.replace(alpha=None), log=logs.append)
-    assert not any("epoch" in line and "loss" in line for line in logs)
+    ckpt = tmp_path / "r" / "checkpoint.pt"
+    mtime = ckpt.stat().st_mtime_ns
+
+    def no_step(*args, **kwargs):
+        raise AssertionError("a finished run took a training step to re-evaluate")
+
+    monkeypatch.setattr(ltkit.train, "_make_step", lambda *a, **k: no_step)
+    ltkit.run(cfg.replace(alpha=None), log=lambda *_: None)
+    assert ckpt.stat().st_mtime_ns == mtime  # no epoch ran, so no checkpoint was written
     rec = json.loads((tmp_path / "r" / "run.json").read_text())
     assert rec["metrics"]["tde"]["alpha_source"] == "suggest_alpha"
     out = np.load(tmp_path / "r" / "outputs.npz")
     from ltkit.tde import suggest_alpha
     assert rec["metrics"]["tde"]["alpha"] == pytest.approx(
         suggest_alpha(torch.tensor(out["features"]), torch.tensor(out["mean_feature"])), rel=1e-6)
+    assert rec["metrics"]["tde"]["overall"] == pytest.approx(100 * np.mean(out["logits_tde"].argmax(1) == out["labels"]))
+
+
+def test_alpha_val_chooses_on_the_validation_split_and_records_the_sweep(tmp_path):
+    cfg = RunConfig(**TINY, classifier="causal_norm", alpha="val", output_dir=str(tmp_path / "r"))
+    rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())
+    sel = rec["alpha_selection"]
+    assert sel["split"] == "val" and sel["criterion"].startswith("overall top-1 accuracy on the validation split")
+    assert rec["metrics"]["tde"]["alpha"] == sel["alpha"] and rec["metrics"]["tde"]["alpha_source"] == "val"
+    # recompute the validation sweep from the trained model: the same split, the same accuracies
+    from ltkit.data import load_dataset
+    from ltkit.evaluate import extract_features
+    from ltkit.train import build_model
+
+    data = load_dataset(cfg)
+    model = build_model(cfg, data.num_classes)
+    model.load_state_dict(torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["model"])
+    feats, labels = extract_features(model, data.val, torch.device("cpu"))
+    assert len(labels) == sel["images"] == len(data.val) and not torch.equal(data.val.images, data.test.images)
+    for row in sel["sweep"][::10]:
+        logits = model.classifier.evaluation_logits(feats, mean_feature=model.moving_average.mean, alpha=row["alpha"])
+        assert row["overall"] == pytest.approx(100 * (logits["tde"].argmax(1) == labels).double().mean().item(), abs=1e-9)
+    overall = np.array([r["overall"] for r in sel["sweep"]])
+    assert overall[[r["alpha"] for r in sel["sweep"]].index(sel["alpha"])] == overall.max()
+    sweep_csv = pd.read_csv(tmp_path / "r" / "alpha_sweep_val.csv")
+    np.testing.assert_allclose(sweep_csv.overall, overall)
 
 
 def test_two_stage_lws_trains_only_scales(tmp_path):
@@ -184,7 +216,8 @@ def test_init_from_missing_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("loss,classifier", [("ce", "linear"), ("focal", "linear"), ("ldam", "cosine"),
                                              ("balanced_softmax", "capsule"), ("class_balanced", "tau_norm")])
-def test_losses_and_classifiers_train(tmp_path, loss, classifier):
+def test_smoke_losses_and_classifiers_train(tmp_path, loss, classifier):
+    """Smoke test: each loss trains each kind of head through ltkit.run and records its evaluations."""
     cfg = RunConfig(**{**TINY, "epochs": 1}, loss=loss, classifier=classifier, drw_epoch=1 if loss == "ldam" else 0,
                     output_dir=str(tmp_path / "r"))
     rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())

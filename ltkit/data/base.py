@@ -53,7 +53,9 @@ class LTData:
 
     ``train`` / ``test`` are either :class:`TensorImages` (in memory) or a
     ``torch.utils.data.Dataset`` of files with a ``targets`` numpy array and
-    ``num_classes`` (ImageNet-LT, Places-LT).
+    ``num_classes`` (ImageNet-LT, Places-LT). ``val`` is a labelled held-out split of the
+    same kind for choosing test-time settings (the TDE alpha with ``alpha="val"``), or
+    ``None`` for a dataset without one (CIFAR-LT: the authors' "val" is the test set).
     """
 
     name: str
@@ -61,6 +63,7 @@ class LTData:
     test: Any
     num_classes: int
     info: dict = field(default_factory=dict)
+    val: Any = None
 
     @property
     def train_counts(self) -> np.ndarray:

@@ -20,5 +20,5 @@ def load_dataset(cfg) -> LTData:
     if cfg.dataset in ("imagenet_lt", "places_lt"):
         from .listfile import load_list_lt
 
-        return load_list_lt(cfg.dataset, cfg.resolved_data_root)
+        return load_list_lt(cfg.dataset, cfg.resolved_data_root, with_val=cfg.alpha == "val")
     raise ValueError(f"dataset: unknown value {cfg.dataset!r}")

@@ -203,21 +203,29 @@ def list_file_paths(name: str, split_dir: PathLike) -> Dict[str, Path]:
 
 
 def load_list_lt(name: str, root: PathLike, split_dir: Optional[PathLike] = None,
-                 eval_split: str = "test") -> LTData:
+                 eval_split: str = "test", with_val: bool = False) -> LTData:
     """ImageNet-LT or Places-LT as file-backed datasets.
 
     ``root`` is the image root the list paths are relative to; ``split_dir`` holds the list
     files (default: ``root``). train = the train list with :func:`imagenet_train_transform`,
     test = the ``eval_split`` list ('test' or 'val') with :func:`imagenet_test_transform`.
-    A list whose line count differs from the published one triggers a warning.
+    ``with_val``: also load the val list (20 images a class) as ``LTData.val``, with the
+    test-time transform, for choosing the TDE alpha (``alpha="val"``); it cannot be combined
+    with ``eval_split="val"``. A list whose line count differs from the published one
+    triggers a warning.
     """
     _check_name(name)
     if eval_split not in ("val", "test"):
         raise ValueError(f"eval_split: must be 'val' or 'test', got {eval_split!r}")
+    if with_val and eval_split == "val":
+        raise ValueError("with_val: the val list is the evaluation split already (eval_split='val'); "
+                         "choosing alpha on the split it is evaluated on would be tuning on it")
     root = Path(root)
     split_dir = Path(split_dir) if split_dir is not None else root
     files = list_file_paths(name, split_dir)
     needed = {"train": files["train"], eval_split: files[eval_split]}
+    if with_val:
+        needed["val"] = files["val"]
     missing = [str(p) for p in needed.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(
@@ -228,12 +236,15 @@ def load_list_lt(name: str, root: PathLike, split_dir: Optional[PathLike] = None
     num_classes = NUM_CLASSES[name]
     train = ListFileDataset(files["train"], root, imagenet_train_transform(), num_classes=num_classes)
     test = ListFileDataset(files[eval_split], root, imagenet_test_transform(), num_classes=num_classes)
-    for split, ds in (("train", train), (eval_split, test)):
+    splits = {"train": train, eval_split: test}
+    if with_val:
+        splits["val"] = ListFileDataset(files["val"], root, imagenet_test_transform(), num_classes=num_classes)
+    for split, ds in splits.items():
         expected = EXPECTED_LINES[name][split]
         if len(ds) != expected:
             warnings.warn(f"{ds.list_file}: {len(ds)} lines, the published {name} {split} list has {expected}",
                           stacklevel=2)
-    for split, ds in (("train", train), (eval_split, test)):
+    for split, ds in splits.items():
         if len(ds) and not os.path.exists(ds.paths[0]):
             raise FileNotFoundError(
                 f"{name}: the first {split} image {ds.paths[0]} does not exist (list {ds.list_file}, image root "
@@ -243,9 +254,9 @@ def load_list_lt(name: str, root: PathLike, split_dir: Optional[PathLike] = None
         "root": str(root),
         "split_dir": str(split_dir),
         "eval_split": eval_split,
-        "list_files": {"train": str(files["train"]), eval_split: str(files[eval_split])},
+        "list_files": {split: str(ds.list_file) for split, ds in splits.items()},
         "train_counts": [int(c) for c in train.class_counts()],
         "train_size": len(train),
         "test_size": len(test),
     }
-    return LTData(name=name, train=train, test=test, num_classes=num_classes, info=info)
+    return LTData(name=name, train=train, test=test, num_classes=num_classes, info=info, val=splits.get("val"))

@@ -1,0 +1,149 @@
+"""Provenance for every number the kit publishes: which command, code, date and machine made it.
+
+Run records (``run.json``'s ``environment``) and benchmark records (``results/benchmarks/*.txt``,
+written by the scripts in ``benchmarks/`` themselves through :func:`write_record`) carry the
+same facts, taken here in one place:
+
+* the command line, the git commit of the ltkit checkout and whether its tracked files had
+  uncommitted changes (``dirty``);
+* the date (UTC);
+* the machine: CPU model, core count, the instruction-set flags that change which kernels
+  run (AVX2, AVX-512, bf16, AMX), torch's CPU capability and thread count, and the GPU if any.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+#: CPU flags that decide which float kernels torch / oneDNN use (and so the rounding of a run)
+RELEVANT_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def _cpuinfo() -> Dict[str, str]:
+    """The first processor's block of /proc/cpuinfo (empty off Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    info: Dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    return info
+
+
+def cpu() -> Dict[str, Any]:
+    """{"model": ..., "cores": n, "flags": [the RELEVANT_CPU_FLAGS present]}."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    return {
+        "model": info.get("model name") or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "flags": [f for f in RELEVANT_CPU_FLAGS if f in flags],
+    }
+
+
+def machine() -> Dict[str, Any]:
+    """The machine facts a record keeps: CPU, torch's CPU capability and threads, GPU, Python."""
+    import torch
+
+    out: Dict[str, Any] = {"cpu": cpu(), "python": platform.python_version(), "torch": torch.__version__,
+                           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                           "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
+def git_state(path: Union[str, Path, None] = None) -> Dict[str, Any]:
+    """{"commit": sha or None, "dirty": whether tracked files differ from it} of the checkout
+    holding ``path`` (default: this package)."""
+    here = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                                capture_output=True, text=True, timeout=5)
+        return {"commit": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> str:
+    """The command as typed: ``python <script relative to the cwd> <args>``."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv:
+        try:
+            argv[0] = os.path.relpath(argv[0])
+        except ValueError:
+            pass
+    return "python " + " ".join(shlex.quote(a) for a in argv)
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def header_lines(command: Optional[str] = None) -> List[str]:
+    """The provenance header of a benchmark record, one ``# key: value`` line each."""
+    git, m = git_state(), machine()
+    commit = git["commit"] or "unknown (not a git checkout)"
+    if git["dirty"]:
+        commit += " (dirty: uncommitted changes to tracked files)"
+    elif git["dirty"] is False:
+        commit += " (clean)"
+    c = m["cpu"]
+    lines = [
+        f"# command: {command or command_line()}",
+        f"# git commit: {commit}",
+        f"# date: {utc_now()}",
+        f"# cpu: {c['model']}, {c['cores']} cores, flags: {' '.join(c['flags']) or 'none of ' + ' '.join(RELEVANT_CPU_FLAGS)}",
+        f"# torch: {m['torch']} (CPU capability {m['torch_cpu_capability']}), {m['threads']} threads; "
+        f"python {m['python']}" + (f"; gpu: {m['gpu']}" if "gpu" in m else ""),
+    ]
+    return lines
+
+
+def write_record(path: Union[str, Path], body: str, *, command: Optional[str] = None) -> Path:
+    """Write a benchmark record atomically: the provenance header, then ``body`` (the table the
+    script printed). Returns the path."""
+    from .utils import write_text
+
+    text = "\n".join(header_lines(command)) + "\n" + body.rstrip("\n") + "\n"
+    return write_text(Path(path), text)
+
+
+class Report:
+    """Collects what a benchmark prints, so the same text goes to the console and into its record.
+
+    >>> out = Report()
+    >>> out("pipeline  images/s")   # printed now, kept for the record
+    >>> out.write("results/benchmarks/x.txt")
+    """
+
+    def __init__(self) -> None:
+        self.lines: List[str] = []
+
+    def __call__(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def write(self, path: Union[str, Path, None]) -> Optional[Path]:
+        """Write the record (nothing when ``path`` is empty or ``-``); says where it went."""
+        if not path or str(path) == "-":
+            return None
+        written = write_record(path, self.text)
+        print(f"record written to {written}")
+        return written

@@ -1,0 +1,69 @@
+"""Every published number has a record the code wrote: the README's quickstart table is the committed
+reference record's, which came from a clean commit; benchmark records carry their provenance header."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ltkit.quickstart import METHODS, choices_markdown, summary_markdown
+from ltkit.records import RELEVANT_CPU_FLAGS, Report, cpu, header_lines, write_record
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "results" / "reference" / "quickstart"
+BENCHMARKS = ROOT / "results" / "benchmarks"
+
+
+def test_readme_table_is_the_reference_record():
+    summary = pd.read_csv(REFERENCE / "summary.csv")
+    table = summary_markdown(summary)
+    assert (REFERENCE / "summary.md").read_text().strip() == table
+    readme = (ROOT / "README.md").read_text()
+    assert table in readme, "README's quickstart table differs from results/reference/quickstart/summary.csv"
+    assert choices_markdown(pd.read_csv(REFERENCE / "alpha_choices.csv")) in readme
+
+
+def test_reference_summary_is_what_its_run_records_say():
+    summary = pd.read_csv(REFERENCE / "summary.csv").set_index("method")
+    for (preset, evaluation), method in METHODS.items():
+        rec = json.loads((REFERENCE / preset / "run.json").read_text())
+        assert rec["status"] == "complete"
+        # made from a clean commit of this repository, and saying so
+        commit = rec["environment"]["git_commit"]
+        assert re.fullmatch(r"[0-9a-f]{40}", commit), commit
+        assert rec["environment"]["git_dirty"] is False
+        for k in ("many", "medium", "few", "overall"):
+            assert summary.loc[method, k] == pytest.approx(rec["metrics"][evaluation][k]), (method, k)
+    rec = json.loads((REFERENCE / "synthetic_tde" / "run.json").read_text())
+    assert summary.loc["De-confound-TDE", "alpha"] == rec["metrics"]["tde"]["alpha"] == rec["alpha_selection"]["alpha"]
+    assert (REFERENCE / "synthetic_tde" / "alpha_sweep_val.csv").is_file()
+
+
+def test_every_benchmark_record_starts_with_its_provenance():
+    files = sorted(BENCHMARKS.glob("*.txt"))
+    assert files
+    for f in files:
+        head = f.read_text().splitlines()[:5]
+        keys = [line.split(":", 1)[0] for line in head]
+        assert keys == ["# command", "# git commit", "# date", "# cpu", "# torch"], (f.name, head)
+        assert head[0].startswith("# command: python benchmarks/"), f.name
+        assert re.match(r"# git commit: [0-9a-f]{40} \(clean\)$", head[1]), (f.name, head[1])
+
+
+def test_write_record_puts_the_header_before_the_table(tmp_path, capsys):
+    out = Report()
+    out("pipeline  images/s")
+    out("a         1.0")
+    path = out.write(tmp_path / "r.txt")
+    text = path.read_text().splitlines()
+    assert text[0].startswith("# command: python ") and text[1].startswith("# git commit: ")
+    assert text[-2:] == ["pipeline  images/s", "a         1.0"]
+    assert "pipeline  images/s" in capsys.readouterr().out
+    write_record(tmp_path / "s.txt", "body\n", command="python benchmarks/x.py --n 3")
+    lines = (tmp_path / "s.txt").read_text().splitlines()
+    assert lines[0] == "# command: python benchmarks/x.py --n 3" and lines[-1] == "body"
+    assert len(lines) == len(header_lines()) + 1
+    assert set(cpu()["flags"]) <= set(RELEVANT_CPU_FLAGS)
+    assert Report().write("-") is None and not (tmp_path / "-").exists()
