@@ -54,8 +54,8 @@ _LWS_REF = dict(backbone="resnet32", classifier="lws", batch_size=512, epochs=5,
                 momentum=0.9, schedule="cosine", sampler="class_balanced", samples_per_class=4, freeze_backbone=True,
                 imb_ratio=100.0)
 _SYNTHETIC_REF = dict(dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", num_head=2, tau=16.0,
-                      gamma=1 / 32, alpha="val", batch_size=128, epochs=100, lr=0.02, weight_decay=5e-4, momentum=0.9,
-                      schedule="warmup_multistep", warmup_epochs=2, milestones=(60, 80), lr_factor=0.1, mu=0.9,
+                      gamma=1 / 32, alpha="val", batch_size=128, epochs=40, lr=0.02, weight_decay=5e-4, momentum=0.9,
+                      schedule="warmup_multistep", warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9,
                       mu_schedule="fixed", loss="ce", sampler="instance")
 EXPECTED_PRESETS = {
     "cifar10_lt_tde": dict(_CIFAR_REF, dataset="cifar10_lt", classifier="causal_norm", alpha=1.0),
