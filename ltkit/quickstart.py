@@ -12,10 +12,12 @@ two CPU cores.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
+import torch
 
 from .config import RunConfig
 from .posthoc import best_row, load_outputs, tde_alpha_sweep
@@ -135,3 +137,47 @@ def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, ch
     plots.alpha_sweep(test, ax=ax, suggested=choices.alpha.iloc[1], used=choices.alpha.iloc[0], validation=validation)
     ax.set_title("TDE alpha: test accuracy by group, validation overall (chosen on validation)")
     plots.save(fig, out / "alpha_sweep.png")
+
+
+# ------------------------------------------------------------------ the spread checks (tests, benchmarks)
+@contextlib.contextmanager
+def perturbed_initial_weights(scale: float = 1e-6, seed: int = 12345):
+    """Inside the block, every model ``ltkit.run`` builds starts from its usual initial weights
+    plus ``scale`` * N(0, 1) noise (drawn from ``seed``): the stability check of the quickstart."""
+    from . import runner
+
+    build = runner.build_model
+
+    def perturbed(cfg, num_classes):
+        model = build(cfg, num_classes)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(scale * torch.randn(p.shape, generator=g))
+        return model
+
+    runner.build_model = perturbed
+    try:
+        yield
+    finally:
+        runner.build_model = build
+
+
+@contextlib.contextmanager
+def other_thread_count():
+    """Inside the block torch uses 1 thread if it used more, else 2 (the other rounding order)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads > 1 else 2)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def cell_differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """|a - b| for every (method, group) cell of two quickstart summaries (NaN where both are empty)."""
+    a, b = a.set_index("method"), b.set_index("method")
+    if list(a.index) != list(b.index):
+        raise ValueError(f"the summaries list other methods: {list(a.index)} vs {list(b.index)}")
+    cols = ["many", "medium", "few", "overall"]
+    return (a[cols] - b[cols]).abs()
