@@ -62,9 +62,14 @@ def machine() -> Dict[str, Any]:
     return out
 
 
+#: changes under these folders of the checkout do not make it dirty: they hold records (data a
+#: run or benchmark wrote), not code, and a script that writes one must not mark the next one dirty
+RECORD_DIRS = ("results/",)
+
+
 def git_state(path: Union[str, Path, None] = None) -> Dict[str, Any]:
-    """{"commit": sha or None, "dirty": whether tracked files differ from it} of the checkout
-    holding ``path`` (default: this package)."""
+    """{"commit": sha or None, "dirty": whether tracked files outside ``RECORD_DIRS`` differ from
+    it} of the checkout holding ``path`` (default: this package)."""
     here = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
@@ -72,7 +77,8 @@ def git_state(path: Union[str, Path, None] = None) -> Dict[str, Any]:
             return {"commit": None, "dirty": None}
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
                                 capture_output=True, text=True, timeout=5)
-        return {"commit": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+        changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
+        return {"commit": sha.stdout.strip(), "dirty": any(not p.startswith(RECORD_DIRS) for p in changed)}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
 

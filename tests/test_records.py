@@ -67,3 +67,24 @@ def test_write_record_puts_the_header_before_the_table(tmp_path, capsys):
     assert len(lines) == len(header_lines()) + 1
     assert set(cpu()["flags"]) <= set(RELEVANT_CPU_FLAGS)
     assert Report().write("-") is None and not (tmp_path / "-").exists()
+
+
+def test_changed_records_do_not_make_the_tree_dirty_but_code_does(tmp_path):
+    import subprocess
+
+    from ltkit.records import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.txt").write_text("a\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "r.txt").write_text("b\n")  # a benchmark rewrote its record
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
