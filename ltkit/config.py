@@ -25,7 +25,7 @@ JPEG_DECODES = ("auto", "workers", "device")
 PIPELINES = ("batched", "torchvision")
 IN_MEMORY_DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt")
 #: datasets with a labelled validation split apart from the test split (``alpha="val"``):
-#: the synthetic one (100 a class), ImageNet-LT and Places-LT (20 a class, the published lists).
+#: the synthetic one (500 a class), ImageNet-LT and Places-LT (20 a class, the published lists).
 #: CIFAR-LT has none: the authors evaluate on the test set and call it "val" (REFERENCE 1.9)
 VAL_DATASETS = ("synthetic_lt", "imagenet_lt", "places_lt")
 

@@ -132,8 +132,10 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     alpha, selection = cfg.alpha, None
     if alpha == "val":
         alpha, selection = choose_alpha_on_val(model, data, device, cfg, mean_feature)
-        if selection is not None:
-            write_csv(run_dir / VAL_SWEEP_CSV, pd.DataFrame(selection["sweep"]))
+    if selection is not None:
+        write_csv(run_dir / VAL_SWEEP_CSV, pd.DataFrame(selection["sweep"]))
+    else:  # re-evaluated with another alpha: a sweep left from an earlier alpha="val" no longer applies
+        (run_dir / VAL_SWEEP_CSV).unlink(missing_ok=True)
     metrics, logits = evaluate_features(model.classifier, features, labels, counts, mean_feature=mean_feature,
                                         alpha=alpha, alpha_source="val" if selection else None)
     class_means = train_class_means(model, data, device, cfg)

@@ -8,8 +8,8 @@ noise: smaller is harder.
 
 Class counts follow the same exponential profile as CIFAR-LT (``long_tail_counts``), class 0
 is the head; the validation and test splits are balanced, drawn from the same prototypes
-and nuisance pool as the training split (separate random streams, so adding the validation
-split left the train and test bytes as they were). With the defaults (10 classes, 500 images in the
+and nuisance pool as the training split, each from its own random stream (so the size of
+one split never changes the images of another). With the defaults (10 classes, 500 images in the
 head, ratio 100, 16 x 16) there are many-, medium- and few-shot classes (4 / 3 / 3), and the
 whole dataset is built in well under a second. A ResNet-32 trained on it (the quickstart) shows
 the head bias of the paper: many-shot accuracy far above few-shot, and a moving-average
