@@ -24,10 +24,9 @@ pytestmark = pytest.mark.slow
 
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "quickstart"
 #: points per cell that a machine, a thread count or 1e-6 of initial-weight noise may move the table.
-#: Issue 10 asked for 1.5; the measured spread is larger (up to about 4 points in the medium / few
+#: Issue 10 asked for 1.5; the measured spread is larger (up to 5.0 points in the medium / few
 #: cells, results/benchmarks/quickstart_spread_cpu.txt), so this is the bound a run must keep
 TOLERANCE = 7.0
-CELLS = ("many", "medium", "few", "overall")
 
 
 def _quickstart(out):
