@@ -65,8 +65,8 @@ def test_run_writes_a_complete_record(tmp_path):
     assert list(pc.train_count) == [40, 18, 8, 4] and list(pc.group) == ["medium", "few", "few", "few"]
     assert set(pc.columns) >= {"acc_plain", "acc_tde", "group"}
     out = np.load(run_dir / "outputs.npz")
-    assert out["features"].shape == (400, 128) and out["labels"].shape == (400,)
-    assert out["logits_tde"].shape == (400, 4) and out["mean_feature"].shape == (128,)
+    assert out["features"].shape == (2000, 128) and out["labels"].shape == (2000,)  # 4 classes x 500 test images
+    assert out["logits_tde"].shape == (2000, 4) and out["mean_feature"].shape == (128,)
     assert np.abs(out["mean_feature"]).sum() > 0
     # NCM class means: the mean un-augmented train feature of each class
     from ltkit.data import load_dataset, normalize_batch
