@@ -1,8 +1,7 @@
 """Training throughput: ltkit's in-memory pipeline vs the standard DataLoader + PIL pipeline.
 
-Both train the same model (ResNet-32 + causal-norm classifier, SGD, CE, the same initial
-weights), batch size and precision (float32 on the CPU), on CIFAR-10-LT ratio 100. What
-differs is the pipeline:
+All train the same model (ResNet-32 + causal-norm classifier, SGD, CE, the same initial
+weights) and batch size on CIFAR-10-LT ratio 100. What differs is the pipeline and the precision:
 
 * standard (what the authors' code does, ``ltkit.data.transforms.TorchvisionImages``): a
   Dataset of PIL images, torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip +
@@ -11,10 +10,14 @@ differs is the pipeline:
   (contiguous) layout;
 * ltkit: ``ltkit.train``'s own data path and step: the uint8 split on the device, indices
   from ``ltkit.data.epoch_indices``, crop / flip / normalize in batched tensor ops
-  (``ltkit.data.augment_batch``), channels-last layout on CPU and CUDA.
+  (``ltkit.data.augment_batch``), channels-last layout on CPU and CUDA; once in float32 (amp
+  off) and once with amp on: bf16 autocast over the backbone where the device has bf16 (on the
+  CPU avx512_bf16 or AMX, ``ltkit.utils.precision``), the classifier and the loss in float32.
+  Without bf16 the amp row says so and runs float32.
+* with ``--compile``: the amp step under ``torch.compile`` (RunConfig ``compile=True``).
 
-The two are measured in the same process, alternating, after a warm-up, and the script prints
-images/s of each and the ratio. Data: ``--data-root`` holding ``cifar-10-batches-py``, or the
+The rows are measured in the same process, alternating, after a warm-up, and the script prints
+images/s of each, the ratios, and what 200 epochs of CIFAR-10-LT r100 take at each rate. Data: ``--data-root`` holding ``cifar-10-batches-py``, or the
 team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops with a message.
 
     python benchmarks/cifar_pipeline.py --rounds 3 --steps 10
@@ -26,6 +29,7 @@ It writes its record (the provenance header of ``ltkit.records``, then the table
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 import tempfile
@@ -41,7 +45,7 @@ from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
 from ltkit.records import Report
 from ltkit.train import TrainForward, _make_step, build_model, train_batches
-from ltkit.utils import channels_last, resolve_device
+from ltkit.utils import channels_last, precision, resolve_device
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
@@ -85,11 +89,15 @@ def main() -> None:
         m = build_model(cfg, 10).to(device).train()
         return m, torch.optim.SGD(m.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
 
-    # ltkit: its own training step (channels-last layout where ltkit.utils.channels_last says so)
-    model, opt = model_and_optimizer()
-    if channels_last(device):
-        model.to(memory_format=torch.channels_last)
-    ltkit_step = _make_step(cfg, model, TrainForward(model), opt, loss, device)
+    def ltkit_step(amp: bool):
+        """ltkit's own training step (channels-last layout where ltkit.utils.channels_last says so)."""
+        c = dataclasses.replace(cfg, amp=amp)
+        m, o = model_and_optimizer()
+        if channels_last(device):
+            m.to(memory_format=torch.channels_last)
+        return _make_step(c, m, TrainForward(m), o, loss, device)
+
+    amp_precision, why = precision(True, device)
 
     # standard: the same computation in the default layout, as the authors' code runs it
     std_model, std_opt = model_and_optimizer()
@@ -126,14 +134,14 @@ def main() -> None:
             epoch[0] += 1
             yield from train_batches(cfg, data, device, epoch[0], len(data.train) // args.batch_size, images)
 
-    sources = {"standard (DataLoader + PIL)": (standard_batches(), standard_step),
-               "ltkit (in-memory, batched)": (ltkit_batches(), ltkit_step)}
-    if args.compile:  # the same step, compiled (a separate model so the eager row is untouched)
-        c_model, c_opt = model_and_optimizer()
-        if channels_last(device):
-            c_model.to(memory_format=torch.channels_last)
-        compiled = torch.compile(_make_step(cfg, c_model, TrainForward(c_model), c_opt, loss, device))
-        sources["ltkit + torch.compile"] = (ltkit_batches(), compiled)
+    STANDARD, FP32 = "standard (DataLoader + PIL), fp32", "ltkit (in-memory, batched), fp32"
+    AMP = f"ltkit, amp: {amp_precision}"
+    sources = {STANDARD: (standard_batches(), standard_step),
+               FP32: (ltkit_batches(), ltkit_step(False)),
+               AMP: (ltkit_batches(), ltkit_step(True))}
+    if args.compile:  # the amp step, compiled (a separate model so the eager rows are untouched)
+        compiled = torch.compile(ltkit_step(True))
+        sources[AMP + " + torch.compile"] = (ltkit_batches(), compiled)
 
     def measure(source, n):
         it, step = source
@@ -147,34 +155,44 @@ def main() -> None:
             torch.cuda.synchronize()
         return n * args.batch_size / (time.perf_counter() - t)
 
-    for source in sources.values():
+    warmup_s = {}
+    for k, source in sources.items():
+        t = time.perf_counter()
         measure(source, args.warmup)
+        warmup_s[k] = time.perf_counter() - t
     rates = {k: [] for k in sources}
     for _ in range(args.rounds):
         for k, source in sources.items():
             rates[k].append(measure(source, args.steps))
 
     out = Report()
-    out(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}, float32")
+    # 200 epochs of drop-last steps over the r100 training split, at the median rate
+    images_200 = 200 * (len(data.train) // args.batch_size) * args.batch_size
+    out(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}")
     out(f"# device {device}, {torch.get_num_threads()} threads, {args.workers} DataLoader workers, "
         f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up")
-    out(f"{'pipeline':<30}{'images/s (median)':>20}{'min':>10}{'max':>10}")
+    out(f"# amp on this device: {amp_precision}" + (f" ({why})" if why else
+                                                   " autocast over the backbone; classifier and loss in fp32"))
+    w = max(len(k) for k in rates) + 2
+    out(f"{'pipeline':<{w}}{'images/s (median)':>18}{'min':>8}{'max':>8}{'200 epochs':>12}{'warm-up s':>11}")
     for k, v in rates.items():
-        out(f"{k:<30}{np.median(v):>20.1f}{min(v):>10.1f}{max(v):>10.1f}")
-    base = np.median(rates["standard (DataLoader + PIL)"])
+        minutes = images_200 / np.median(v) / 60
+        out(f"{k:<{w}}{np.median(v):>18.1f}{min(v):>8.1f}{max(v):>8.1f}{minutes:>9.1f} min{warmup_s[k]:>11.1f}")
+    base, fp32 = np.median(rates[STANDARD]), np.median(rates[FP32])
     for k, v in rates.items():
-        if not k.startswith("standard"):
-            out(f"ratio {k} / standard: {np.median(v) / base:.2f}x")
+        if k != STANDARD:
+            out(f"ratio {k} / standard: {np.median(v) / base:.2f}x" +
+                (f"; / ltkit fp32: {np.median(v) / fp32:.2f}x" if k != FP32 else ""))
     if args.profile:  # where the eager ltkit step spends its time: how much any input pipeline could still gain
         from torch.profiler import profile
 
         with profile() as prof:
-            measure(sources["ltkit (in-memory, batched)"], args.steps)
+            measure(sources[FP32], args.steps)
         ops = prof.key_averages()
         total = sum(e.self_cpu_time_total for e in ops)
         conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
-        out(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager ltkit "
-            f"step's self CPU time ({args.steps} steps, torch.profiler)")
+        out(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager fp32 "
+            f"ltkit step's self CPU time ({args.steps} steps, torch.profiler)")
     out.write(args.output if args.output is not None else RESULTS / f"cifar_pipeline_{device.type}.txt")
 
 

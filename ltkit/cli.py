@@ -1,4 +1,4 @@
-"""``python -m ltkit``: run, quickstart, presets.
+"""``python -m ltkit``: run, quickstart, presets, status.
 
 ``python -m ltkit run --dataset cifar10_lt --imb-ratio 100 ...``: every RunConfig field is a
 flag (underscores become dashes). ``--preset NAME`` starts from a paper setting; flags given
@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import sys
 import typing
+from pathlib import Path
 from typing import List, Optional
 
 from .config import PRESETS, RunConfig
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_q.add_argument("--device", default="auto")
 
     sub.add_parser("presets", help="list the presets and their values")
+
+    p_s = sub.add_parser("status", help="the runs under a folder: state, epoch / total, last loss, images/s, time left")
+    p_s.add_argument("path", nargs="?", default="results/runs", help="a run folder or a tree of them (default: results/runs)")
     return parser
 
 
@@ -57,6 +61,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "presets":
             for name in sorted(PRESETS):
                 print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in PRESETS[name].items()))
+            return 0
+        if args.command == "status":
+            from .results import format_status, run_status
+
+            if not Path(args.path).exists():
+                raise FileNotFoundError(f"{args.path}: no such folder")
+            print(format_status(run_status(args.path)))
             return 0
         if args.command == "quickstart":
             from .quickstart import quickstart

@@ -19,7 +19,7 @@ import torch
 from .data import normalize_batch, shot_groups
 from .data.base import TensorImages
 from .tde import suggest_alpha
-from .utils import channels_last
+from .utils import autocast as bf16_autocast, channels_last
 
 GROUPS = ("many", "medium", "few")
 
@@ -32,7 +32,7 @@ def extract_features(model, split, device: torch.device, *, batch_size: int = 10
 
     model.eval()
     feats, labels = [], []
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    autocast = bf16_autocast(amp, device)  # bf16 where the training step used it (utils.precision)
     if isinstance(split, TensorImages):
         images = split.images.to(device)
         batches = ((normalize_batch(images[i:i + batch_size], split.mean, split.std), split.labels[i:i + batch_size])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict
@@ -19,7 +21,7 @@ from .data.listfile import imagenet_test_transform
 from .evaluate import VAL_CRITERION, evaluate_features, extract_features, per_class_accuracy, select_alpha
 from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
 from .train import CHECKPOINT, build_model, load_stage1, train
-from .utils import resolve_device, seed_everything
+from .utils import precision, resolve_device, seed_everything
 
 #: the validation alpha sweep of an ``alpha="val"`` run (also in run.json's ``alpha_selection``)
 VAL_SWEEP_CSV = "alpha_sweep_val.csv"
@@ -105,21 +107,30 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     model = build_model(cfg, data.num_classes)
     if cfg.init_from:
         load_stage1(model, cfg.init_from)
+    used, why = precision(cfg.amp, device)
     record: Dict[str, Any] = {
         "status": "running",
         "run_name": cfg.run_name,
         "params": cfg.to_dict(),
         "environment": dict(environment(device), world_size=distributed.world_size()),
+        "precision": used,
+        **({"precision_note": f"fp32: {why}"} if cfg.amp and used == "fp32" else {}),
+        "process": {"host": socket.gethostname(), "pid": os.getpid()},
         "train_counts": data.train_counts.tolist(),
     }
     if main:
         write_run_json(run_dir, record)
     log = log if main else (lambda *_: None)
     log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
-        f"{cfg.epochs} epochs on {device} -> {run_dir}")
+        f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}")
+
+    def on_epoch(history):  # a run of an hour can be watched: python -m ltkit status
+        write_csv(run_dir / "history.csv", pd.DataFrame(history))
+        record["progress"] = progress(history, cfg.epochs)
+        write_run_json(run_dir, record)
 
     t_train = time.perf_counter()
-    history = train(cfg, data, model, run_dir, device, log=log)
+    history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch)
     train_s = time.perf_counter() - t_train
     if not main:  # rank 0 evaluates and writes the record
         return run_dir
@@ -158,6 +169,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
 
     record.update({
         "status": "complete",
+        "precision": "+".join(dict.fromkeys(str(h.get("precision", used)) for h in history)) or used,
+        "progress": progress(history, cfg.epochs),
         "timings": {
             # train_s sums the epochs' times over every call (a resumed run included)
             "train_s": round(float(sum(h["time_s"] for h in history)), 3),
@@ -173,6 +186,23 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     write_run_json(run_dir, record)
     log(format_metrics(metrics, title=cfg.run_name))
     return run_dir
+
+
+def progress(history, epochs: int) -> Dict[str, Any]:
+    """Where a training stands after the epochs in ``history``: run.json's ``progress``."""
+    last = history[-1] if history else {}
+    recent = [h["images_per_s"] for h in history[-5:]]
+    per_epoch = float(np.mean([h["time_s"] for h in history[-5:]])) if history else None
+    done = int(last.get("epoch", 0))
+    return {
+        "epoch": done, "epochs": int(epochs),
+        "loss": round(float(last["loss"]), 5) if history else None,
+        "train_acc": round(float(last["train_acc"]), 3) if history else None,
+        "images_per_s": round(float(np.mean(recent)), 1) if recent else None,
+        "train_s": round(float(sum(h["time_s"] for h in history)), 1),
+        "eta_s": round(per_epoch * (epochs - done), 1) if per_epoch is not None else None,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def torchrun_command(cfg: RunConfig) -> list:

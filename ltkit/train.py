@@ -21,7 +21,7 @@ import bisect
 import math
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ from .losses import create_loss
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
 from .tde import MovingAverageFeature, mu_from_lr
-from .utils import channels_last, torch_save
+from .utils import channels_last, precision, torch_save
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -176,11 +176,6 @@ def decode_on_device(cfg: RunConfig, device: torch.device) -> bool:
 
 
 # ----------------------------------------------------------------------------- loop
-def _autocast(cfg: RunConfig, device: torch.device):
-    enabled = cfg.amp and device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
 def train(
     cfg: RunConfig,
     data: LTData,
@@ -189,10 +184,13 @@ def train(
     device: torch.device,
     *,
     log=print,
-) -> List[Dict[str, float]]:
+    on_epoch: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
+) -> List[Dict[str, Any]]:
     """Train ``model`` for ``cfg.epochs`` epochs, resuming from ``run_dir/checkpoint.pt``.
 
     Returns the history (one dict per epoch). The model ends in its trained state, on ``device``.
+    ``on_epoch(history)`` is called on the main process after each epoch's checkpoint is written
+    (the runner writes ``history.csv`` and the progress in ``run.json`` there).
     """
     from tqdm.auto import tqdm
 
@@ -229,6 +227,7 @@ def train(
     images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
     step_fn = _make_step(cfg, model, forward, optimizer, criterion, device)
+    used_precision = precision(cfg.amp, device)[0]
     if cfg.compile:
         step_fn = torch.compile(step_fn)
 
@@ -268,7 +267,7 @@ def train(
         row = {
             "epoch": epoch, "lr": lr, "mu": mu,
             "loss": loss_sum.item() / seen, "train_acc": 100.0 * correct.item() / seen,
-            "images_per_s": seen / elapsed, "time_s": elapsed,
+            "images_per_s": seen / elapsed, "time_s": elapsed, "precision": used_precision,
         }
         if not math.isfinite(row["loss"]):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")
@@ -280,6 +279,8 @@ def train(
             })
             epochs_bar.set_postfix(lr=f"{lr:.4g}", loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.1f}%",
                                    img_s=f"{row['images_per_s']:.0f}")
+            if on_epoch is not None:
+                on_epoch(history)
         distributed.barrier()  # no rank runs ahead of the checkpoint it would resume from
     if main:
         epochs_bar.close()
@@ -305,17 +306,21 @@ class TrainForward(nn.Module):
                 feats = self.model.backbone(x)
         else:
             feats = self.model.backbone(x)
-        return feats, self.model.classifier(at_least_fp32(feats))
+        with torch.autocast(feats.device.type, enabled=False):  # the head in fp32, as the loss
+            logits = self.model.classifier(at_least_fp32(feats))
+        return feats, logits
 
 
 def _make_step(cfg: RunConfig, model: LTModel, forward: nn.Module, optimizer, criterion, device):
+    bf16 = precision(cfg.amp, device)[0] == "bf16"
+
     def step(x: torch.Tensor, y: torch.Tensor):
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(cfg, device):
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
             feats, logits = forward(x)
-        model.moving_average.update(feats)  # all-reduced over ranks
-        loss = criterion(at_least_fp32(logits), y)
+        model.moving_average.update(at_least_fp32(feats))  # all-reduced over ranks
+        loss = criterion(logits, y)  # fp32: the head ran outside autocast
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

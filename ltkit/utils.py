@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Tuple, Union
 
 import numpy as np
 import torch
@@ -92,6 +93,40 @@ def channels_last(device: torch.device) -> bool:
     throughput gain over the standard pipeline (``benchmarks/cifar_pipeline.py``,
     ``results/benchmarks/``); not on MPS."""
     return device.type in ("cuda", "cpu")
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_unsupported(device: torch.device) -> str:
+    """Why ``device`` cannot run bf16 autocast at full speed; "" when it can.
+
+    CUDA: a GPU with native bf16 (Ampere and later). CPU: an instruction set with bf16 dot
+    products, avx512_bf16 or AMX; without one, oneDNN emulates bf16 and is slower than fp32.
+    MPS: not used."""
+    if device.type == "cuda":
+        return "" if torch.cuda.is_bf16_supported() else "this GPU has no native bf16"
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        if any(check is not None and check() for check in checks):
+            return ""
+        return "this CPU has neither avx512_bf16 nor AMX"
+    return f"bf16 autocast is not used on {device.type}"
+
+
+def precision(amp: bool, device: torch.device) -> Tuple[str, str]:
+    """The precision a run with ``amp`` trains and extracts features in on ``device``, and why:
+    ("bf16", "") or ("fp32", reason). bf16 means autocast over the backbone; the classifier, the
+    loss, the moving average and the optimizer's state stay fp32 either way."""
+    if not amp:
+        return "fp32", "amp is off"
+    why = bf16_unsupported(device)
+    return ("fp32", why) if why else ("bf16", "")
+
+
+def autocast(amp: bool, device: torch.device):
+    """bf16 autocast where :func:`precision` says bf16, otherwise a context that changes nothing."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=precision(amp, device)[0] == "bf16")
 
 
 def seed_everything(seed: int) -> None:

@@ -70,7 +70,8 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
 
 
 # ---------------------------------------------------------------------------- shipped recipes
-@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table2_imagenet_lt.yaml", 2)])
+@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 9),
+                                          ("table2_imagenet_lt.yaml", 2)])
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -92,6 +93,17 @@ def test_table3_grid():
         assert s.parameters["data_root"] == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config["dataset"]]
         assert s.parameters["preset"].startswith(s.config["dataset"])
         assert s.output_dir.startswith("results/runs/table3/")
+
+
+def test_table3_cifar10_runs_the_three_r100_seeds_first():
+    specs = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+    order = [(s.config["imb_ratio"], s.config["seed"]) for s in specs]
+    assert order == [(r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)]
+    for s in specs:
+        assert (s.config["dataset"], s.config["classifier"], s.config["compile"], s.config["amp"]) == (
+            "cifar10_lt", "causal_norm", True, True)
+        assert s.config["epochs"] == 200 and s.config["alpha"] == 1.0
+        assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config['imb_ratio']:g}-causal_norm-s{s.config['seed']}"
 
 
 def test_smoke_and_table2_settings():

@@ -1,5 +1,8 @@
 """The paper-table comparison on classification runs (``ltkit.results.compare_table``)."""
 
+import os
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -37,3 +40,45 @@ def test_only_runs_of_the_paper_length_fill_tables_2_and_3():
     tde = t2[(t2.method == "De-confound-TDE") & (t2.column == "overall")].iloc[0]
     lws = t2[(t2.method == "Decouple-LWS") & (t2.column == "overall")].iloc[0]
     assert (tde.n, tde.ours_mean) == (1, 51.0) and (lws.n, lws.ours_mean) == (1, 47.0)
+
+
+# ----------------------------------------------------------------------------- python -m ltkit status
+def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
+    import socket
+    import subprocess
+    import sys
+
+    from ltkit.cli import main
+    from ltkit.results import run_status
+    from ltkit.utils import write_json
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    host = socket.gethostname()
+
+    def record(name, status, pid, epoch, host=host, **extra):
+        write_json(tmp_path / name / "run.json", dict(
+            status=status, precision="bf16", params={"epochs": 200}, process={"host": host, "pid": pid},
+            progress={"epoch": epoch, "epochs": 200, "loss": 0.25, "images_per_s": 990.0, "eta_s": 3725.0,
+                      "updated": "2026-12-03T07:00:00Z"}, **extra))
+
+    record("a-running", "running", os.getpid(), 20)
+    record("b-stopped", "running", gone.pid, 57)
+    record("c-complete", "complete", gone.pid, 200)
+    record("d-elsewhere", "running", 1, 3, host=host + "-other")
+    (tmp_path / "e-broken").mkdir()
+    (tmp_path / "e-broken" / "run.json").write_text("{")
+
+    st = run_status(tmp_path).set_index("run")
+    names = {Path(r).name: r for r in st.index}
+    assert [st.loc[names[n], "state"] for n in sorted(names)] == [
+        "running", "stopped", "complete", "running?", "unreadable"]
+    assert st.loc[names["a-running"], "eta_s"] == 3725.0
+    assert pd.isna(st.loc[names["b-stopped"], "eta_s"])  # a stopped run has no time left until resumed
+
+    assert main(["status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:7] == ["run", "state", "epoch", "loss", "img/s", "left", "precision"]
+    row = next(line for line in out if "a-running" in line).split()
+    assert row[1:] == ["running", "20/200", "0.2500", "990", "1h02m", "bf16"]
+    assert main(["status", str(tmp_path / "missing")]) == 2
