@@ -3,7 +3,8 @@
 Every loss is an ``nn.Module`` mapping (logits B x C, target B long) to a scalar (batch mean)
 and has ``set_epoch(epoch)`` (1-based; the training loop calls it at each epoch start; only
 LDAM-DRW uses it). Each constructor takes ``class_counts`` (the per-class train counts) first,
-even when it ignores it, so one call builds any loss; options a loss does not take are dropped.
+even when it ignores it, so one call builds any loss; options of other losses are left out, and an
+option no loss takes raises ``ValueError``.
 
 * ``ce``: plain cross-entropy (the authors' SoftmaxLoss, REFERENCE 1.6).
 * ``focal``: -(1 - p_t)^gamma log p_t, the factor (1 - p_t)^gamma computed from a **detached**
@@ -176,7 +177,8 @@ class BalancedSoftmaxCE(LogitAdjustedCE):
 
 
 def create_loss(name: str, *, class_counts: Sequence[int], **options) -> nn.Module:
-    """Build the registered loss ``name``; options its constructor does not take are ignored."""
+    """Build the registered loss ``name``. Options of other losses that this one does not take are
+    left out (``focal_gamma`` for ``ce``); an option no loss takes (a typo) raises ``ValueError``."""
     return LOSSES.create_from(name, class_counts=class_counts, options=options)
 
 

@@ -79,7 +79,8 @@ import pandas as pd
 import torch
 
 from .evaluate import GROUPS, shot_accuracy, shot_accuracy_many
-from .tde import causal_norm_logits, head_cosines, normalize_heads
+from .models.classifiers import classifier_type, linear_classifiers, tde_classifiers, tde_settings
+from .tde import alpha_from_cosines, causal_norm_logits, counterfactual_direction
 
 __all__ = [
     "CachedOutputs",
@@ -98,10 +99,10 @@ __all__ = [
 OUTPUTS_NPZ = "outputs.npz"
 RUN_JSON = "run.json"
 
-#: classifiers with TDE logits, and the feature normalization / gamma rule of each
-TDE_CLASSIFIERS = ("causal_norm", "cosine", "capsule")
+#: classifiers with TDE logits (read off the classifier registry's traits)
+TDE_CLASSIFIERS = tde_classifiers()
 #: classifiers whose cached ``weight`` is a plain linear W (tau-normalization applies)
-LINEAR_CLASSIFIERS = ("linear", "tau_norm", "lws")
+LINEAR_CLASSIFIERS = linear_classifiers()
 
 DEFAULT_ALPHAS = np.round(np.linspace(0.0, 3.0, 21), 2)
 DEFAULT_TAUS = np.round(np.linspace(0.0, 2.0, 21), 2)
@@ -239,16 +240,12 @@ def _tde_kw(out: CachedOutputs) -> dict:
             f"classifier {name!r} has no TDE logits; tde_alpha_sweep needs a run with classifier one of "
             f"{TDE_CLASSIFIERS} (use tau_norm_sweep or logit_adjustment_sweep for other classifiers)")
     p = out.params
+    fixed_gamma = classifier_type(name).fixed_gamma is not None
     missing = [k for k in ("num_head", "tau") if p.get(k) is None] + (
-        ["gamma"] if name == "causal_norm" and p.get("gamma") is None else [])
+        ["gamma"] if not fixed_gamma and p.get("gamma") is None else [])
     if missing:
         raise ValueError(f"the run's params lack {', '.join(missing)}, needed for the {name} logits")
-    return dict(
-        num_head=int(p["num_head"]),
-        tau=float(p["tau"]),
-        gamma=float(p["gamma"]) if name == "causal_norm" else 0.0,
-        feature_norm="squash" if name == "capsule" else "l2",
-    )
+    return tde_settings(name, num_head=p["num_head"], tau=p["tau"], gamma=0.0 if fixed_gamma else p["gamma"])
 
 
 def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None) -> pd.DataFrame:
@@ -266,14 +263,10 @@ def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None
     w, c = _t(out.weight).to(x), _t(out.mean_feature).to(x)
     k, tau = kw["num_head"], kw["tau"]
     with torch.no_grad():
-        # the terms of ltkit.tde.tde_logits, computed by the same calls, once
-        z = causal_norm_logits(x, w, **kw)
-        cos = head_cosines(x, c, num_head=k)  # (N, K)
-        ch = normalize_heads(c.reshape(-1).to(x), k)  # (K, d)
-        wh = normalize_heads(w, k, kw["gamma"])  # (C, K, d)
-        proj = torch.einsum("kd,ckd->kc", ch, wh)
-        direction = (cos @ proj).numpy()  # (N, C); TDE = z - (alpha * tau / K) * direction
-    z = z.numpy()
+        # the two terms of ltkit.tde.tde_logits, once: TDE = z - (alpha * tau / K) * direction
+        z = causal_norm_logits(x, w, **kw).numpy()
+        cos, direction = counterfactual_direction(x, w, c, num_head=k, gamma=kw["gamma"])
+        direction = direction.numpy()
     # the per-alpha loop in NumPy: single-threaded, so it does not stall when other processes
     # hold the cores, as torch's small multi-threaded kernels did during development
     # (benchmarks/posthoc_sweep.py times the whole sweep)
@@ -284,10 +277,10 @@ def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None
         np.subtract(z, buf, out=buf)
         preds[i] = buf.argmax(axis=1)
     df = _sweep_frame("alpha", a, preds, out)
-    # ltkit.tde.suggest_alpha (1 / mean cos_k) from the cosines computed above; None when no
-    # cosine is positive (a zero moving average)
-    mean_cos = cos.mean().item() if len(x) else 0.0
-    suggested = 1.0 / mean_cos if mean_cos > 0 else None
+    try:  # ltkit.tde.suggest_alpha from the cosines above; None for a zero moving average
+        suggested = alpha_from_cosines(cos)
+    except ValueError:
+        suggested = None
     df.attrs.update(suggested_alpha=suggested, run_alpha=out.params.get("alpha"), **kw)
     return df
 
@@ -323,7 +316,7 @@ def _plain_logits(out: CachedOutputs) -> torch.Tensor:
     if out.logits_plain is not None:
         return _t(out.logits_plain)
     x, w = _t(out.features), _t(out.weight)
-    if out.classifier in ("linear", "tau_norm"):
+    if out.classifier in LINEAR_CLASSIFIERS and classifier_type(out.classifier).logits_from_weight:
         return x @ w.t()
     if out.classifier in TDE_CLASSIFIERS:
         return causal_norm_logits(x, w, **_tde_kw(out))

@@ -43,14 +43,28 @@ class Registry:
     def create_from(self, name: str, *args: Any, options: Dict[str, Any], **kwargs: Any) -> Any:
         """Create ``name`` with ``args`` / ``kwargs``, plus those ``options`` its factory accepts.
 
-        Lets one run config feed every entry (``tau`` reaches a normalized classifier and
-        is ignored by a plain linear one) without each factory swallowing ``**kwargs``.
+        One run config feeds every entry: ``tau`` reaches a normalized classifier and is left
+        out for a plain linear one. An option that *no* entry of this registry accepts is a
+        typo (``focal_gama``), never a setting, and raises ``ValueError`` naming it and the
+        options the registry knows.
         """
         fn = self.get(name)
-        params = inspect.signature(fn).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            options = {k: v for k, v in options.items() if k in params}
+        unknown = sorted(set(options) - set(self.option_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown {self.kind} option(s) {unknown}; {self.kind} options are: {', '.join(self.option_names())}"
+            )
+        accepted = _keywords(fn)
+        if accepted is not None:
+            options = {k: v for k, v in options.items() if k in accepted}
         return fn(*args, **{**options, **kwargs})
+
+    def option_names(self) -> List[str]:
+        """Every keyword some entry's factory takes, sorted (what ``create_from`` accepts)."""
+        names = set()
+        for fn in self._entries.values():
+            names |= _keywords(fn) or set()
+        return sorted(names)
 
     def names(self) -> List[str]:
         return sorted(self._entries)
@@ -60,3 +74,11 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
+
+
+def _keywords(fn: Callable[..., Any]) -> Optional[set]:
+    """The names ``fn`` accepts as keywords; ``None`` when it takes ``**kwargs`` (anything)."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .models.classifiers import classifier_type, tde_classifiers
 from .utils import atomic_write, write_json
 
 RUN_JSON = "run.json"
@@ -243,17 +244,17 @@ def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
 def method_name(row: Dict[str, Any]) -> str:
     """The paper's name for a (run parameters, evaluation) row of ``load_runs``."""
     clf, ev, loss = row.get("classifier"), row.get("evaluation"), row.get("loss", "ce")
+    tde_capable = clf in tde_classifiers()
     if row.get("task") == "detection":
-        if clf not in ("causal_norm", "cosine", "capsule"):
+        if not tde_capable:
             return "Baseline"
-        base = {"causal_norm": "De-confound", "cosine": "Cosine", "capsule": "Capsule"}[clf]
+        base = classifier_type(clf).paper_name
         return {"tde": f"{base}-TDE", "tde_without_bg_exemption": f"{base}-TDE, BG-exempted False"}.get(ev, base)
-    if clf in ("causal_norm", "cosine", "capsule"):
-        base = {"causal_norm": "De-confound", "cosine": "Cosine", "capsule": "Capsule"}[clf]
-        name = base + ("-TDE" if ev == "tde" else "")
+    if tde_capable:
+        name = classifier_type(clf).paper_name + ("-TDE" if ev == "tde" else "")
         return name if loss == "ce" else f"{name} + {loss}"
     if clf == "lws":
-        return "Decouple-LWS"
+        return classifier_type(clf).paper_name
     if clf == "tau_norm" and ev == "tau_norm":
         return "Decouple-tau-norm"
     if clf in ("linear", "tau_norm"):

@@ -26,7 +26,7 @@ mean feature reduces to the plain logits.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -40,6 +40,8 @@ __all__ = [
     "head_cosines",
     "causal_norm_logits",
     "tde_logits",
+    "counterfactual_direction",
+    "alpha_from_cosines",
     "background_exempted",
     "suggest_alpha",
     "mu_from_lr",
@@ -114,11 +116,24 @@ def tde_logits(
     ``mean_feature`` is the moving-average feature c (D,). alpha = 0 gives the plain logits.
     """
     z = causal_norm_logits(x, weight, num_head=num_head, tau=tau, gamma=gamma, feature_norm=feature_norm)
+    _, direction = counterfactual_direction(x, weight, mean_feature, num_head=num_head, gamma=gamma)
+    return z - (alpha * tau / num_head) * direction
+
+
+def counterfactual_direction(
+    x: torch.Tensor, weight: torch.Tensor, mean_feature: torch.Tensor, *, num_head: int = 2, gamma: float = 1 / 32
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The term of the TDE logits that alpha scales, and the cosines it is made of.
+
+    Returns ``cos`` (B, K), the cos_k of each sample with the mean feature, and ``direction``
+    (B, C) = sum_k cos_k <c_hat^(k), w_hat_i^(k)>, so that for every alpha
+    ``tde_logits = z - alpha * (tau / K) * direction``. An alpha sweep computes it once.
+    """
     cos = head_cosines(x, mean_feature, num_head=num_head)  # (B, K)
     ch = normalize_heads(mean_feature.reshape(-1).to(x), num_head)  # (K, d)
     wh = normalize_heads(weight, num_head, gamma)  # (C, K, d)
     proj = torch.einsum("kd,ckd->kc", ch, wh)  # <c_hat^(k), w_hat_i^(k)>
-    return z - (alpha * tau / num_head) * cos @ proj
+    return cos, cos @ proj
 
 
 def background_exempted(logits: torch.Tensor, tde_logits: torch.Tensor, *, background: int) -> torch.Tensor:
@@ -154,8 +169,14 @@ def suggest_alpha(x: torch.Tensor, mean_feature: torch.Tensor, *, num_head: int 
     alpha = 1 / mean over samples and heads of cos_k (REFERENCE 1.4, "alpha trick"). Needs no
     labels, so it can be computed on the test features themselves.
     """
-    mean_cos = head_cosines(x, mean_feature, num_head=num_head).mean().item()
-    if mean_cos <= 0:
+    return alpha_from_cosines(head_cosines(x, mean_feature, num_head=num_head))
+
+
+def alpha_from_cosines(cos: torch.Tensor) -> float:
+    """``suggest_alpha`` from cosines already computed (``head_cosines``, ``counterfactual_direction``):
+    1 / their mean. ValueError when the mean is not positive (no samples, or a zero moving average)."""
+    mean_cos = cos.mean().item() if cos.numel() else 0.0
+    if not mean_cos > 0:
         raise ValueError("the features have no positive cosine with the mean feature; is the moving average zero?")
     return 1.0 / mean_cos
 

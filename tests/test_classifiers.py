@@ -98,3 +98,27 @@ def test_num_head_must_divide_feature_dim():
 
 def test_registry_flags():
     assert {n for n in CLASSIFIERS.names() if CLASSIFIERS.get(n).supports_tde} == {"causal_norm", "cosine", "capsule"}
+
+
+def test_misspelt_classifier_option_is_refused():
+    with pytest.raises(ValueError, match=r"unknown classifier option\(s\) \['num_heads'\]; classifier options are: .*num_head"):
+        create_classifier("causal_norm", 8, 3, num_heads=4)
+    # tau / gamma belong to other classifiers and are left out for linear
+    assert [n for n, _ in create_classifier("linear", 8, 3, tau=16.0, gamma=0.1).named_parameters()] == ["fc.weight"]
+
+
+def test_traits_are_read_off_the_registry():
+    from ltkit.models import linear_classifiers, tde_classifiers, tde_settings
+
+    assert tde_classifiers() == ("capsule", "causal_norm", "cosine")
+    assert linear_classifiers() == ("linear", "lws", "tau_norm")
+    assert tde_settings("cosine", num_head=2, tau=16, gamma=0.5) == dict(num_head=2, tau=16.0, gamma=0.0, feature_norm="l2")
+    assert tde_settings("capsule", num_head=1, tau=8, gamma=0.5)["feature_norm"] == "squash"
+    assert tde_settings("causal_norm", num_head=2, tau=16, gamma=0.5)["gamma"] == 0.5
+    with pytest.raises(ValueError, match="classifier 'linear' has no TDE logits; the classifiers with TDE are: capsule, causal_norm, cosine"):
+        tde_settings("linear", num_head=2, tau=16, gamma=0)
+    # a head built through the registry computes with exactly the settings tde_settings names
+    for name in tde_classifiers():
+        head = create_classifier(name, 8, 3, num_head=2, tau=10.0, gamma=0.25)
+        x = torch.rand(5, 8)
+        torch.testing.assert_close(head(x), causal_norm_logits(x, head.weight, **tde_settings(name, num_head=2, tau=10.0, gamma=0.25)))

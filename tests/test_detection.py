@@ -141,7 +141,7 @@ def test_box_head_forwards_exactly_the_classifier_settings():
 
 
 def test_bad_head_settings_are_named():
-    with pytest.raises(ValueError, match="classifier: 'linear'.*causal_norm, cosine, capsule"):
+    with pytest.raises(ValueError, match="classifier: 'linear' has no TDE; the box head takes one of capsule, causal_norm, cosine"):
         TDEClassifier(16, 5, classifier="linear")
     with pytest.raises(ValueError, match="num_head"):
         TDEClassifier(15, 5, num_head=2)

@@ -193,3 +193,13 @@ def test_set_epoch_is_a_noop_for_unscheduled_losses():
 def test_zero_count_is_an_error(name):
     with pytest.raises(ValueError, match="class 1 has no training sample"):
         create_loss(name, class_counts=[5, 0, 3])
+
+
+def test_misspelt_option_is_refused_not_dropped():
+    # focal_gama is no loss's option: silently dropping it would train with the default gamma 2
+    with pytest.raises(ValueError, match=r"unknown loss option\(s\) \['focal_gama'\]; loss options are: .*focal_gamma"):
+        create_loss("focal", class_counts=COUNTS, focal_gama=1.0)
+    # an option of another loss is still left out (one run config feeds every loss)
+    logits, y = _batch(5)
+    torch.testing.assert_close(create_loss("focal", class_counts=COUNTS, focal_gamma=0.0, cb_beta=0.5)(logits, y),
+                               F.cross_entropy(logits, y))

@@ -196,3 +196,18 @@ def test_mu_from_lr_matches_reference_table():
     assert all(mu_from_lr(lr(e)) == 0.9 for e in range(1, 72))
     for e, mu in [(72, 0.90451), (75, 0.93301), (80, 0.96985), (85, 0.99240), (88, 0.99878), (89, 0.99970), (90, 1.0)]:
         assert mu_from_lr(lr(e)) == pytest.approx(mu, abs=1e-5)
+
+
+def test_counterfactual_direction_is_the_alpha_term_of_tde():
+    from ltkit.tde import alpha_from_cosines, counterfactual_direction
+
+    g = torch.Generator().manual_seed(3)
+    x, w, c = torch.randn(7, 12, generator=g).double(), torch.randn(5, 12, generator=g).double(), torch.randn(12, generator=g).double()
+    cos, direction = counterfactual_direction(x, w, c, num_head=3, gamma=0.1)
+    z = causal_norm_logits(x, w, num_head=3, tau=16.0, gamma=0.1)
+    for alpha in (0.0, 0.7, 2.5):
+        torch.testing.assert_close(z - alpha * 16.0 / 3 * direction,
+                                   tde_logits(x, w, c, alpha=alpha, num_head=3, tau=16.0, gamma=0.1))
+    assert alpha_from_cosines(cos.abs()) == pytest.approx(1 / cos.abs().mean().item())
+    with pytest.raises(ValueError, match="no positive cosine"):
+        alpha_from_cosines(torch.zeros(0, 3))

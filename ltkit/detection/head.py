@@ -35,13 +35,13 @@ import torch.nn as nn
 from mmdet.models.builder import HEADS
 from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 
+from ..models.classifiers import tde_classifiers, tde_settings
 from ..tde import MovingAverageFeature, background_exempted, causal_norm_logits, tde_logits
 
 __all__ = ["TDEClassifier", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead", "set_tde", "tde_heads", "roi_labels"]
 
-#: the classifiers the box head accepts (TDE needs a normalized one), as in ``ltkit.models``:
-#: name -> (gamma forced to 0, feature normalization)
-TDE_CLASSIFIERS = {"causal_norm": (False, "l2"), "cosine": (True, "l2"), "capsule": (True, "squash")}
+#: the classifiers the box head accepts (TDE needs a normalized one): ``ltkit.models``' registry decides
+TDE_CLASSIFIERS = tde_classifiers()
 
 
 #: the box head's config keys that configure its TDEClassifier
@@ -87,8 +87,9 @@ class TDEClassifier(nn.Module):
             raise ValueError(f"num_head: {num_head} must be a positive divisor of the feature dimension {in_features}")
         self.num_classes = int(num_classes)  # foreground classes; the weight has one more row (background)
         self.classifier = classifier
-        zero_gamma, self.feature_norm = TDE_CLASSIFIERS[classifier]
-        self.num_head, self.tau, self.gamma = int(num_head), float(tau), 0.0 if zero_gamma else float(gamma)
+        settings = tde_settings(classifier, num_head=num_head, tau=tau, gamma=gamma)
+        self.feature_norm = settings["feature_norm"]
+        self.num_head, self.tau, self.gamma = settings["num_head"], settings["tau"], settings["gamma"]
         bound = 1.0 / math.sqrt(in_features)  # the authors' U(+-1/sqrt(D)) (REFERENCE 2.2)
         self.weight = nn.Parameter(torch.empty(num_classes + 1, in_features).uniform_(-bound, bound))
         self.moving_average = MovingAverageFeature(in_features, mu=mu)

@@ -7,7 +7,17 @@ import functools
 import torch
 
 from .backbones import BACKBONES, create_backbone, list_backbones
-from .classifiers import CLASSIFIERS, Classifier, NormalizedClassifier, create_classifier, list_classifiers
+from .classifiers import (
+    CLASSIFIERS,
+    Classifier,
+    NormalizedClassifier,
+    classifier_type,
+    create_classifier,
+    linear_classifiers,
+    list_classifiers,
+    tde_classifiers,
+    tde_settings,
+)
 
 
 @functools.lru_cache(maxsize=None)
@@ -23,8 +33,12 @@ __all__ = [
     "Classifier",
     "NormalizedClassifier",
     "backbone_out_features",
+    "classifier_type",
     "create_backbone",
     "create_classifier",
     "list_backbones",
+    "linear_classifiers",
     "list_classifiers",
+    "tde_classifiers",
+    "tde_settings",
 ]

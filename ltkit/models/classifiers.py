@@ -20,7 +20,7 @@ Decisions where the authors' code is silent or buggy (REFERENCE 1.3, 1.6):
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -40,6 +40,13 @@ class Classifier(nn.Module):
     supports_tde = False
     #: whether logits are scaled cosines in [-tau, tau] (what LDAM assumes)
     normalized = False
+    #: whether ``weight`` is a plain linear W (logits x W^T up to per-class scales): tau-norm and
+    #: the post-hoc tau-norm sweep apply
+    linear_weight = False
+    #: whether the plain logits are a function of ``weight`` alone (rebuildable from cached weights)
+    logits_from_weight = True
+    #: the paper's name for the plain evaluation of this head ("" where it depends on the loss)
+    paper_name = ""
 
     def __init__(self, in_features: int, num_classes: int):
         super().__init__()
@@ -57,6 +64,8 @@ class Classifier(nn.Module):
 @CLASSIFIERS.register("linear")
 class LinearClassifier(Classifier):
     """Dot-product classifier, Linear(D -> C) without bias (the authors' DotProductClassifier)."""
+
+    linear_weight = True
 
     def __init__(self, in_features: int, num_classes: int):
         super().__init__(in_features, num_classes)
@@ -100,6 +109,9 @@ class LWSClassifier(LinearClassifier):
     Load W from a stage-1 linear classifier (``load_stage1``); only ``scales`` trains.
     """
 
+    logits_from_weight = False  # the learnt scales are not in ``weight``
+    paper_name = "Decouple-LWS"
+
     def __init__(self, in_features: int, num_classes: int):
         super().__init__(in_features, num_classes)
         self.fc.weight.requires_grad_(False)
@@ -120,7 +132,10 @@ class NormalizedClassifier(Classifier):
     evaluations = ("plain", "tde")
     supports_tde = True
     normalized = True
+    #: how each feature chunk is normalized: "l2" or "squash" (capsule)
     feature_norm = "l2"
+    #: a gamma the head always uses whatever the config says (cosine, capsule: 0), else None
+    fixed_gamma: Optional[float] = None
 
     def __init__(self, in_features: int, num_classes: int, num_head: int = 2, tau: float = 16.0, gamma: float = 1 / 32):
         super().__init__(in_features, num_classes)
@@ -137,7 +152,7 @@ class NormalizedClassifier(Classifier):
         self.weight = nn.Parameter(torch.empty(num_classes, in_features).uniform_(-bound, bound))
 
     def _kw(self) -> dict:
-        return dict(num_head=self.num_head, tau=self.tau, gamma=self.gamma, feature_norm=self.feature_norm)
+        return tde_settings(type(self), num_head=self.num_head, tau=self.tau, gamma=self.gamma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return causal_norm_logits(x, self.weight, **self._kw())
@@ -159,10 +174,15 @@ class NormalizedClassifier(Classifier):
 class CausalNormClassifier(NormalizedClassifier):
     """The paper's "De-confound" classifier: K heads, weights w / (||w|| + gamma)."""
 
+    paper_name = "De-confound"
+
 
 @CLASSIFIERS.register("cosine")
 class CosineClassifier(NormalizedClassifier):
     """Multi-head cosine classifier: the causal-norm head with gamma = 0."""
+
+    fixed_gamma = 0.0
+    paper_name = "Cosine"
 
     def __init__(self, in_features: int, num_classes: int, num_head: int = 2, tau: float = 16.0):
         super().__init__(in_features, num_classes, num_head=num_head, tau=tau, gamma=0.0)
@@ -173,15 +193,46 @@ class CapsuleClassifier(NormalizedClassifier):
     """Multi-head capsule classifier: features squashed ||x|| / (1 + ||x||) * x / ||x||, gamma = 0."""
 
     feature_norm = "squash"
+    fixed_gamma = 0.0
+    paper_name = "Capsule"
 
     def __init__(self, in_features: int, num_classes: int, num_head: int = 2, tau: float = 16.0):
         super().__init__(in_features, num_classes, num_head=num_head, tau=tau, gamma=0.0)
 
 
 def create_classifier(name: str, in_features: int, num_classes: int, **options) -> Classifier:
-    """Build a registered classifier; options it does not take are ignored."""
+    """Build a registered classifier. Options of other classifiers that this one does not take are
+    left out (``tau`` for ``linear``); an option no classifier takes raises ``ValueError``."""
     return CLASSIFIERS.create_from(name, in_features, num_classes, options=options)
 
 
 def list_classifiers():
     return CLASSIFIERS.names()
+
+
+# Each trait is written once, on the classes above; these read it off the registry.
+def classifier_type(name: str) -> type:
+    """The registered class ``name`` (its traits: ``supports_tde``, ``normalized``, ``feature_norm``,
+    ``fixed_gamma``, ``linear_weight``, ``logits_from_weight``, ``paper_name``). ValueError lists the names."""
+    return CLASSIFIERS.get(name)
+
+
+def tde_classifiers() -> Tuple[str, ...]:
+    """The registered classifiers with TDE logits (the normalized multi-head ones)."""
+    return tuple(n for n in CLASSIFIERS.names() if getattr(CLASSIFIERS.get(n), "supports_tde", False))
+
+
+def linear_classifiers() -> Tuple[str, ...]:
+    """The registered classifiers whose ``weight`` is a plain linear W."""
+    return tuple(n for n in CLASSIFIERS.names() if getattr(CLASSIFIERS.get(n), "linear_weight", False))
+
+
+def tde_settings(classifier: Union[str, type], *, num_head: int, tau: float, gamma: float) -> Dict[str, Any]:
+    """The keyword arguments of ``ltkit.tde.causal_norm_logits`` / ``tde_logits`` for a TDE
+    classifier (by name or class): its feature normalization, and gamma unless the head fixes it."""
+    cls = CLASSIFIERS.get(classifier) if isinstance(classifier, str) else classifier
+    if not getattr(cls, "supports_tde", False):
+        raise ValueError(f"classifier {classifier!r} has no TDE logits; the classifiers with TDE are: "
+                         f"{', '.join(tde_classifiers())}")
+    return dict(num_head=int(num_head), tau=float(tau),
+                gamma=float(gamma if cls.fixed_gamma is None else cls.fixed_gamma), feature_norm=cls.feature_norm)
