@@ -26,36 +26,6 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
-def noisy_detections(gt_file: Path, per_object: int, false_positives: int, seed: int = 0) -> list:
-    from pycocotools import mask as mask_utils
-
-    rng = np.random.default_rng(seed)
-    gt = json.loads(gt_file.read_text())
-    images = {i["id"]: i for i in gt["images"]}
-    cats = [c["id"] for c in gt["categories"]]
-    dets = []
-
-    def add(image_id, cat, poly, box):
-        img = images[image_id]
-        rle = mask_utils.merge(mask_utils.frPyObjects([poly], img["height"], img["width"]))
-        rle["counts"] = rle["counts"].decode()
-        dets.append({"image_id": image_id, "category_id": int(cat), "bbox": [float(v) for v in box],
-                     "score": float(rng.random()), "segmentation": rle})
-
-    for a in gt["annotations"]:
-        for _ in range(per_object):
-            poly = (np.array(a["segmentation"][0]) + rng.normal(0, 2, len(a["segmentation"][0]))).tolist()
-            box = np.array(a["bbox"]) + rng.normal(0, 3, 4)
-            box[2:] = np.maximum(box[2:], 1)
-            add(a["image_id"], a["category_id"] if rng.random() < 0.8 else rng.choice(cats), poly, box)
-    for image_id, img in images.items():
-        for _ in range(false_positives):
-            x, y = rng.uniform(0, img["width"] - 10), rng.uniform(0, img["height"] - 10)
-            w, h = rng.uniform(4, img["width"] - x), rng.uniform(4, img["height"] - y)
-            add(image_id, rng.choice(cats), [x, y, x + w, y, x + w, y + h, x, y + h], [x, y, w, h])
-    return dets
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=300)
@@ -71,7 +41,7 @@ def main(argv=None) -> int:
     import lvis
 
     from ltkit.detection.evaluation import METRICS, evaluate_lvis
-    from ltkit.detection.synthetic import make_synthetic_lvis
+    from ltkit.detection.synthetic import make_synthetic_lvis, noisy_detections
     from ltkit.records import Report
 
     out = Report()

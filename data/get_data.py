@@ -30,7 +30,7 @@ try:  # run from a checkout without `pip install -e .`
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(HERE.parent))
 
-from ltkit.data.listfile import EXPECTED_LINES, IMAGE_SOURCES, SPLIT_FILES  # noqa: E402
+from ltkit.data.listfile import EXPECTED_LINES, IMAGE_SOURCES, SPLIT_FILES, parse_list_lines  # noqa: E402
 from ltkit.utils import atomic_write  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet_lt", "places_lt", "lvis_v1", "lvis_v0.5")
@@ -52,24 +52,12 @@ def split_file_url(name: str, fname: str) -> str:
     return f"{SPLIT_BASE_URL}/{REMOTE_FOLDER[name]}/{fname}"
 
 
-def count_list_lines(text: str) -> int:
-    """Non-blank lines of a split file."""
-    return sum(1 for line in text.splitlines() if line.strip())
-
-
 def verify_list_text(text: str, expected_lines: int, what: str) -> None:
-    """Raise ValueError unless ``text`` has ``expected_lines`` lines of ``<path> <int label>``."""
-    n = 0
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.rsplit(None, 1)
-        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            raise ValueError(f"{what}: line {lineno} is not '<path> <int label>': {line[:80]!r}")
-        n += 1
-    if n != expected_lines:
-        raise ValueError(f"{what}: {n} lines, expected {expected_lines}")
+    """Raise ValueError unless ``text`` is a split file (the rule ``ltkit.data.listfile`` reads
+    them by) of ``expected_lines`` non-blank lines."""
+    paths, _ = parse_list_lines(text.splitlines(), what)
+    if len(paths) != expected_lines:
+        raise ValueError(f"{what}: {len(paths)} lines, expected {expected_lines}")
 
 
 def download_text(url: str, timeout: float) -> str:

@@ -5,9 +5,8 @@
 >>> run_dir = ltkit.run(cfg)  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
-from .config import PRESETS, RunConfig  # noqa: E402
+from ._version import __version__
+from .config import PRESETS, RunConfig
 
 
 def run(cfg, **kwargs):

@@ -28,18 +28,23 @@ case and the grid (ambiguous). ``grid`` may also be a *list* of grids: the runs 
 union of their products, which adds combinations outside one rectangular grid, e.g.
 ``grid: [{classifier: [linear, causal_norm], seed: [0, 1]}, {classifier: [tau_norm], seed: [0]}]``.
 
-Parameter names must be ``RunConfig`` fields or ``preset``; every point is checked at load
-time by building its ``RunConfig`` (``RunConfig.preset(preset, **params)`` when a preset is
-given), so a bad name or value fails before anything runs. ``name`` is formatted with the
+Which parameters a recipe takes is the notebook's *schema*, named by a ``schema:<name>`` tag on
+its parameters cell (``ltkit.config.SCHEMAS``: ``classification`` -> ``RunConfig``, ``lvis`` ->
+``LVISRunConfig``; a parameters cell without the tag is a classification notebook). Parameter
+names must be the schema's fields (or ``preset``, for ``RunConfig``); every point is checked at
+load time by building its schema object (``Schema.resolve``), so a bad name or value fails
+before anything runs. ``name`` is formatted with the
 run's *resolved* configuration (preset values included) plus ``preset`` ("" when none);
-names must be unique and be a single folder name. ``output_dir`` is set by the batch
-(``output_root/<name>``) and passed to the notebook with the recipe's parameters; only the
-parameters the recipe sets are passed (the notebook's own defaults apply to the rest).
+names must be unique and be a single folder name. The run folder field (``output_dir``;
+``work_dir`` for LVIS) is set by the batch (``output_root/<name>``) and passed to the notebook
+with the recipe's parameters; only the parameters the recipe sets are passed (the notebook's
+own defaults apply to the rest).
 
-Execution: a run whose ``run.json`` is complete (``ltkit.results.is_complete``) with the same
-training parameters is skipped, so a batch can simply be started again after a crash or a
-fix; a complete record whose parameters differ from the recipe's is run again (the runner
-then re-evaluates, or refuses with an error naming the difference). A failing run is
+Execution: a run whose ``run.json`` is complete (``ltkit.results.is_complete``) and whose
+recorded parameters are this run's (``Schema.matches``, the rule the runner uses too) is
+skipped, so a batch can simply be started again after a crash or a fix; a complete record
+whose parameters differ from the recipe's is run again (the runner then re-evaluates, or
+refuses with an error naming the difference). A failing run is
 recorded with its error and the batch goes on. ``--jobs N`` runs N notebooks at once (one
 kernel each). ``--devices 0,1`` pins the runs that execute, in recipe order, round-robin to
 GPUs by setting their ``device`` parameter to ``cuda:0``, ``cuda:1``, ``cuda:0``, ... (this
@@ -54,12 +59,11 @@ output_root/reports``, so a batch's tables and figures stay with it (a smoke bat
 overwrites ``results/tables``). A missing report notebook is a warning. ``--dry-run`` prints
 the runs (and whether each would run or be skipped) and executes nothing.
 
-LVIS recipes (``notebook: notebooks/train_lvis.ipynb``) take that notebook's parameters
-(``ltkit.notebook.LVIS_PARAMETERS``: config, data_root, gpus, alpha, eval_only, ...); the
-batch sets ``work_dir`` (= ``output_root/<name>``), and ``name`` may use ``{config_name}``
-(the config with ``/`` turned into ``-``). A complete record is skipped when its config,
-data_root, alpha, eval_only, max_epochs, seed, backend, tiny and samples_per_gpu match the
-recipe's (where given). Multi-GPU is the ``gpus`` parameter (torchrun), not ``--devices``.
+LVIS recipes (``notebook: notebooks/train_lvis.ipynb``) take ``LVISRunConfig``'s fields
+(config, data_root, gpus, alpha, eval_only, ...); ``name`` may also use ``{config_name}`` (the
+config with ``/`` turned into ``-``). Its alpha, max_epochs and samples_per_gpu left unset
+match whatever value a complete run recorded. Multi-GPU is the ``gpus`` parameter (torchrun),
+not ``--devices``.
 
 Exit status: 0 when every run (and report) succeeded, 1 when one failed, 2 for a bad recipe,
 a missing file or a missing kernel.
@@ -80,18 +84,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from .config import EXECUTION_FIELDS, RunConfig
-from .notebook import LVIS_PARAMETERS, LVIS_RUN_DEFINING
+from .config import SCHEMAS, RunConfig
+from .schema import Schema
 
 DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
 DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
 DEFAULT_NAME = "{dataset}-r{imb_ratio:g}-{backbone}-{classifier}-{loss}-s{seed}"
 DEFAULT_KERNEL = "ltkit"
 RECIPE_KEYS = ("description", "notebook", "output_root", "name", "base", "cases", "grid", "report")
-#: parameter names a recipe may use besides the RunConfig fields
-EXTRA_PARAMETERS = ("preset",)
-#: set by the batch, never by the recipe
-RESERVED_PARAMETERS = ("output_dir",)
 
 PathLike = Union[str, Path]
 
@@ -104,8 +104,8 @@ class RunSpec:
     name: str
     output_dir: str
     parameters: Dict[str, Any]
-    #: the resolved RunConfig as a dict (preset applied), for skip checks and display
-    config: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the resolved schema object (preset applied, run folder set), for skip checks and display
+    config: Optional[Schema] = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,26 +121,40 @@ class Recipe:
     description: str = ""
 
 
-def is_lvis(notebook: PathLike) -> bool:
-    """Whether a recipe's notebook is train_lvis.ipynb (LVIS parameters, ``work_dir`` as its folder)."""
-    return Path(notebook).stem == "train_lvis"
+def notebook_schema(notebook: PathLike) -> type:
+    """The schema of a parameterized notebook: the ``schema:<name>`` tag of its parameters cell
+    (``ltkit.config.SCHEMAS``); ``RunConfig`` when the cell has none or the file is missing (a
+    missing notebook is reported when the batch would execute it)."""
+    import json
+
+    path = Path(notebook)
+    try:
+        cells = json.loads(path.read_text()).get("cells", [])
+    except FileNotFoundError:
+        return RunConfig
+    except (OSError, ValueError) as e:
+        raise ValueError(f"notebook {notebook}: not readable as a notebook: {e}") from None
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags:
+            named = [t.split(":", 1)[1] for t in tags if t.startswith("schema:")]
+            if not named:
+                return RunConfig
+            if named[0] not in SCHEMAS:
+                raise ValueError(f"notebook {notebook}: its parameters cell names schema {named[0]!r}; known schemas: "
+                                 f"{', '.join(SCHEMAS)}")
+            return SCHEMAS[named[0]]
+    return RunConfig
 
 
-def _reserved(notebook: PathLike) -> Tuple[str, ...]:
-    return ("work_dir",) if is_lvis(notebook) else RESERVED_PARAMETERS
+def _valid_parameters(schema: type) -> Tuple[str, ...]:
+    return tuple(n for n in schema.field_names() if n != schema.FOLDER_FIELD) + schema.extra_parameters()
 
 
-def _valid_parameters(notebook: PathLike = DEFAULT_NOTEBOOK) -> Tuple[str, ...]:
-    if is_lvis(notebook):
-        return tuple(n for n in LVIS_PARAMETERS if n != "work_dir")
-    return tuple(n for n in RunConfig.field_names() if n not in RESERVED_PARAMETERS) + EXTRA_PARAMETERS
-
-
-def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike,
-                      notebook: PathLike = DEFAULT_NOTEBOOK) -> None:
-    valid = _valid_parameters(notebook)
+def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike, schema: type = RunConfig) -> None:
+    valid = _valid_parameters(schema)
     for key in params:
-        if key in _reserved(notebook):
+        if key == schema.FOLDER_FIELD:
             raise ValueError(f"{recipe_path}: {where}: {key!r} is set by the batch (output_root/<name>); "
                              f"remove it from the recipe")
         if key not in valid:
@@ -178,6 +192,7 @@ def load_recipe(path: PathLike) -> Recipe:
         return v
 
     notebook = _str("notebook", DEFAULT_NOTEBOOK)
+    schema = notebook_schema(notebook)
     output_root = _str("output_root", None)
     name = _str("name", DEFAULT_NAME)
     description = raw.get("description") or ""
@@ -185,7 +200,7 @@ def load_recipe(path: PathLike) -> Recipe:
     base = raw.get("base") or {}
     if not isinstance(base, dict):
         raise ValueError(f"{path}: base: expected a mapping parameter -> value, got {base!r}")
-    _check_parameters("base", base, path, notebook)
+    _check_parameters("base", base, path, schema)
 
     cases = raw.get("cases")
     if cases is None:
@@ -193,7 +208,7 @@ def load_recipe(path: PathLike) -> Recipe:
     if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
         raise ValueError(f"{path}: cases: expected a non-empty list of mappings parameter -> value, got {cases!r}")
     for i, case in enumerate(cases):
-        _check_parameters(f"cases[{i}]", case, path, notebook)
+        _check_parameters(f"cases[{i}]", case, path, schema)
 
     grid = raw.get("grid")
     grids = [grid] if isinstance(grid, dict) else ([{}] if grid is None else grid)
@@ -202,7 +217,7 @@ def load_recipe(path: PathLike) -> Recipe:
                          f"mappings; got {grid!r}")
     for gi, g in enumerate(grids):
         where = "grid" if isinstance(grid, dict) else f"grid[{gi}]"
-        _check_parameters(where, g, path, notebook)
+        _check_parameters(where, g, path, schema)
         for key, values in g.items():
             if not isinstance(values, list):
                 raise ValueError(f"{path}: {where}.{key}: expected a list of values, got {values!r} "
@@ -244,14 +259,6 @@ def _points(recipe: Recipe) -> List[Dict[str, Any]]:
     return points
 
 
-def _resolve(params: Dict[str, Any]) -> RunConfig:
-    rest = {k: v for k, v in params.items() if k != "preset"}
-    preset = params.get("preset") or ""
-    if not isinstance(preset, str):
-        raise ValueError(f"preset: expected a preset name, got {preset!r}")
-    return RunConfig.preset(preset, **rest) if preset else RunConfig.from_dict(rest)
-
-
 def _format_name(template: str, values: Dict[str, Any], recipe_path: str, point: Dict[str, Any]) -> str:
     try:
         name = template.format(**values)
@@ -269,27 +276,19 @@ def _format_name(template: str, values: Dict[str, Any], recipe_path: str, point:
 
 def expand(recipe: Recipe) -> List[RunSpec]:
     """The runs of a recipe, in order (cases, then grids, then the grid product)."""
+    schema = notebook_schema(recipe.notebook)
+    folder = schema.FOLDER_FIELD
     specs: List[RunSpec] = []
     for point in _points(recipe):
-        if is_lvis(recipe.notebook):  # LVIS: the parameters as given over the notebook's defaults
-            values = {**LVIS_PARAMETERS, **point}
-            values["config_name"] = str(values["config"]).removesuffix(".py").replace("/", "-").replace("\\", "-")
-            name = _format_name(recipe.name, values, recipe.path, point)
-            output_dir = str(Path(recipe.output_root) / name)
-            config = {k: values[k] for k in LVIS_RUN_DEFINING}
-            specs.append(RunSpec(name=name, output_dir=output_dir, parameters={**point, "work_dir": output_dir},
-                                 config=config))
-            continue
         try:
-            cfg = _resolve(point)
+            cfg = schema.resolve(point)
         except ValueError as e:
-            raise ValueError(f"{recipe.path}: the run {point} is not a valid RunConfig: {e}") from None
-        values = {**cfg.to_dict(), "preset": point.get("preset") or ""}
+            raise ValueError(f"{recipe.path}: the run {point} is not a valid {schema.KIND}: {e}") from None
+        values = {**cfg.name_values(), "preset": point.get("preset") or ""}
         name = _format_name(recipe.name, values, recipe.path, point)
         output_dir = str(Path(recipe.output_root) / name)
-        params = {**point, "output_dir": output_dir}
-        specs.append(RunSpec(name=name, output_dir=output_dir, parameters=params,
-                             config={**cfg.to_dict(), "output_dir": output_dir}))
+        specs.append(RunSpec(name=name, output_dir=output_dir, parameters={**point, folder: output_dir},
+                             config=cfg.replace(**{folder: output_dir})))
     seen: Dict[str, int] = {}
     for s in specs:
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -304,18 +303,17 @@ def assign_devices(specs: Sequence[RunSpec], devices: Optional[Sequence[Union[in
     """Set ``device`` to ``cuda:K`` round-robin over ``devices`` (in the order of ``specs``)."""
     if not devices:
         return list(specs)
-    if any("work_dir" in s.parameters for s in specs):
+    if any(not isinstance(s.config, RunConfig) for s in specs):
         raise ValueError("--devices pins classification runs to one GPU each; LVIS runs take the `gpus` "
                          "parameter (torchrun) instead")
-    multi = [s.name for s in specs if int(s.config.get("gpus", 1) or 1) > 1]
+    multi = [s.name for s in specs if s.config.gpus > 1]
     if multi:
         raise ValueError(f"--devices pins each run to one GPU, but {multi} ask for gpus > 1 (torchrun uses "
                          "GPUs 0..gpus-1 of what CUDA_VISIBLE_DEVICES shows); drop --devices for those runs")
     out = []
     for i, s in enumerate(specs):
         dev = f"cuda:{devices[i % len(devices)]}"
-        out.append(dataclasses.replace(s, parameters={**s.parameters, "device": dev},
-                                       config={**s.config, "device": dev}))
+        out.append(dataclasses.replace(s, parameters={**s.parameters, "device": dev}, config=s.config.replace(device=dev)))
     return out
 
 
@@ -338,22 +336,9 @@ def run_state(spec: RunSpec) -> str:
     if not is_complete(spec.output_dir):
         return "pending"
     saved = read_run(spec.output_dir).get("params")
-    if not isinstance(saved, dict) or not spec.config:
+    if not isinstance(saved, dict) or spec.config is None:
         return "complete"
-    if "work_dir" in spec.parameters:  # an LVIS run: the parameters that define it, where given
-        same = all(_lvis_same(k, saved.get(k), v) for k, v in spec.config.items() if v not in (None, ""))
-    else:
-        saved = RunConfig.with_defaults(saved)
-        same = all(saved.get(k) == v for k, v in spec.config.items() if k not in EXECUTION_FIELDS)
-    return "complete" if same else "stale"
-
-
-def _lvis_same(key: str, saved: Any, wanted: Any) -> bool:
-    if key == "evaluations":  # the record holds what was evaluated, not the parameter
-        return True
-    if isinstance(wanted, (int, float)) and not isinstance(wanted, bool) and isinstance(saved, (int, float)):
-        return float(saved) == float(wanted)
-    return saved == wanted
+    return "complete" if spec.config.matches(saved) else "stale"
 
 
 def _error_text(e: BaseException) -> str:
@@ -440,7 +425,7 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
           + ("" if nb.is_file() else f"  [warning: notebook not found: {recipe.notebook}]"))
     rows = []
     for s in specs:
-        params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k not in ("output_dir", "work_dir"))
+        params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k != type(s.config).FOLDER_FIELD)
         print(f"  {s.name}: {word[states[s.name]]}  {s.output_dir}  {params}")
         rows.append({"name": s.name, "status": "would skip" if states[s.name] == "complete" else "would run",
                      "output_dir": s.output_dir, "parameters": dict(s.parameters)})

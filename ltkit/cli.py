@@ -8,30 +8,11 @@ explicitly override it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 from pathlib import Path
 from typing import List, Optional
 
 from .config import PRESETS, RunConfig
-
-
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    hints = typing.get_type_hints(RunConfig)
-    for f in dataclasses.fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        hint = hints[f.name]
-        default = f.default
-        if hint is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default: {default})")
-            continue
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if f.name == "alpha":
-            shown = "auto (suggest_alpha); a number, auto, or val (best overall accuracy on the validation split)"
-        # values stay strings here; RunConfig converts and validates them, naming the field
-        p.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(), help=f"(default: {shown})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="train and evaluate one configuration")
     p_run.add_argument("--preset", choices=sorted(PRESETS), help="start from a paper setting")
-    _add_config_flags(p_run)
+    RunConfig.add_flags(p_run)  # every RunConfig field; RunConfig converts and checks the values
 
     p_q = sub.add_parser("quickstart", help="baseline vs De-confound-TDE on the synthetic dataset (minutes on a CPU)")
     p_q.add_argument("--output-dir", default="results/quickstart")
@@ -74,8 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             quickstart(output_dir=args.output_dir, epochs=args.epochs, seed=args.seed, device=args.device)
             return 0
-        given = {k: v for k, v in vars(args).items() if k in RunConfig.field_names() and v is not None}
-        cfg = RunConfig.preset(args.preset, **given) if args.preset else RunConfig.from_dict(given)
+        cfg = RunConfig.from_flags(args, preset=args.preset or "")
         from .runner import run
 
         run(cfg)

@@ -1,18 +1,21 @@
-"""``RunConfig``: every parameter of a run, flat and typed, validated on construction.
+"""The run schemas: ``RunConfig`` (classification) and ``LVISRunConfig`` (LVIS), flat, typed and
+validated on construction (the shared machinery is ``ltkit.schema``).
 
-A notebook's ``parameters`` cell and the ``python -m ltkit run`` flags map 1:1 onto these
-fields. Constructing a ``RunConfig`` checks names, types, ranges and combinations, so a bad
+A notebook's ``parameters`` cell and the ``python -m ltkit run`` flags map 1:1 onto
+``RunConfig``'s fields, train_lvis.ipynb's and ``python -m ltkit.detection run``'s onto
+``LVISRunConfig``'s. Constructing a ``RunConfig`` checks names, types, ranges and combinations, so a bad
 value fails at once with a ``ValueError`` that names the field and what it accepts.
 
-The paper's settings (REFERENCE.md 1.3) are presets: ``RunConfig.preset("cifar100_lt_tde")``.
+The paper's settings (docs/method.md 1.3) are presets: ``RunConfig.preset("cifar100_lt_tde")``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from dataclasses import dataclass
-from typing import Any, Dict, Tuple, Union
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Dict, FrozenSet, Optional, Tuple, Union
+
+from .schema import Schema, check, choice
 
 DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt", "imagenet_lt", "places_lt")
 SCHEDULES = ("warmup_multistep", "cosine")
@@ -26,7 +29,7 @@ PIPELINES = ("batched", "torchvision")
 IN_MEMORY_DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt")
 #: datasets with a labelled validation split apart from the test split (``alpha="val"``):
 #: the synthetic one (500 a class), ImageNet-LT and Places-LT (20 a class, the published lists).
-#: CIFAR-LT has none: the authors evaluate on the test set and call it "val" (REFERENCE 1.9)
+#: CIFAR-LT has none: the authors evaluate on the test set and call it "val" (docs/method.md 1.9)
 VAL_DATASETS = ("synthetic_lt", "imagenet_lt", "places_lt")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
@@ -39,7 +42,8 @@ DEFAULT_DATA_ROOTS = {
 }
 
 #: fields that say where and how a run executes, not what it computes: a complete run's
-#: record is reused whatever their values
+#: record is reused whatever their values (num_workers only under the batched pipeline:
+#: ``RunConfig.execution_fields``)
 EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
 #: fields a run may be resumed with different values of: the execution fields and the
 #: evaluation-only settings (changing those re-evaluates the trained model)
@@ -47,9 +51,16 @@ RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p"}
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Schema):
     """All parameters of one training + evaluation run. Defaults: the synthetic quickstart's
-    causal-norm model; presets hold the paper's settings."""
+    causal-norm model; presets hold the paper's settings (``RunConfig.preset(name)``).
+    ``ltkit.schema.Schema`` gives it construction checks, dict / flag / notebook round trips and
+    the ``matches`` rule a complete run is skipped by."""
+
+    KIND: ClassVar[str] = "RunConfig"
+    EXECUTION_FIELDS: ClassVar[FrozenSet[str]] = EXECUTION_FIELDS
+    FOLDER_FIELD: ClassVar[str] = "output_dir"
+    CLI: ClassVar[Tuple[str, ...]] = ("ltkit", "run")
 
     # --- data
     dataset: str = "synthetic_lt"
@@ -67,7 +78,7 @@ class RunConfig:
     gamma: float = 1 / 32
     # TDE alpha: a number; None ("auto") -> ltkit.tde.suggest_alpha on the test features; "val" ->
     # the alpha with the best overall accuracy on the validation split (ltkit.evaluate.select_alpha)
-    alpha: Union[float, str, None] = None
+    alpha: Union[float, str, None] = field(default=None, metadata={"shown": "None (suggest_alpha); a number, 'auto' or 'val'"})
     tau_norm_p: float = 1.0  # classifier="tau_norm": the exponent p of ||w||^p
     # --- loss and sampling
     loss: str = "ce"
@@ -78,7 +89,7 @@ class RunConfig:
     la_tau: float = 1.0
     sampler: str = "instance"
     samples_per_class: int = 4
-    # --- optimisation (REFERENCE 1.2)
+    # --- optimisation (docs/method.md 1.2)
     epochs: int = 200
     batch_size: int = 256
     lr: float = 0.2
@@ -110,51 +121,6 @@ class RunConfig:
     output_dir: str = ""  # "" -> results/runs/<run_name>
     progress: bool = True
 
-    # ------------------------------------------------------------------ construction
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), hints[f.name]))
-        self._validate()
-
-    @classmethod
-    def field_names(cls) -> Tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "RunConfig":
-        unknown = sorted(set(d) - set(cls.field_names()))
-        if unknown:
-            raise ValueError(f"unknown RunConfig field(s) {unknown}; valid fields: {', '.join(cls.field_names())}")
-        return cls(**d)
-
-    def to_dict(self) -> Dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["milestones"] = list(self.milestones)
-        return d
-
-    @classmethod
-    def with_defaults(cls, saved: Dict[str, Any]) -> Dict[str, Any]:
-        """A saved config (run record, checkpoint) with every field it lacks at its default: a
-        record written before a field existed ran with that field's default."""
-        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        defaults["milestones"] = list(defaults["milestones"])
-        return {**defaults, **saved}
-
-    def replace(self, **changes: Any) -> "RunConfig":
-        unknown = sorted(set(changes) - set(self.field_names()))
-        if unknown:
-            raise ValueError(f"unknown RunConfig field(s) {unknown}; valid fields: {', '.join(self.field_names())}")
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> "RunConfig":
-        """A paper setting (REFERENCE 1.3) by name, with optional field overrides."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}")
-        values = {**PRESETS[name], **overrides}
-        return cls.from_dict(values)
-
     # ------------------------------------------------------------------ derived
     @property
     def run_name(self) -> str:
@@ -168,9 +134,28 @@ class RunConfig:
     def resolved_data_root(self) -> str:
         return self.data_root or DEFAULT_DATA_ROOTS[self.dataset]
 
+    def execution_fields(self) -> FrozenSet[str]:
+        """``EXECUTION_FIELDS``, except that under ``pipeline="torchvision"`` the DataLoader's workers
+        draw the random crops, so ``num_workers`` changes what is computed and defines the run."""
+        return EXECUTION_FIELDS - {"num_workers"} if self.pipeline == "torchvision" else EXECUTION_FIELDS
+
+    def resumable_fields(self) -> FrozenSet[str]:
+        """The fields a run may be resumed with other values of (``RESUMABLE_FIELDS``, with the
+        same ``num_workers`` rule as ``execution_fields``)."""
+        return self.execution_fields() | (RESUMABLE_FIELDS - EXECUTION_FIELDS)
+
     def training_dict(self) -> Dict[str, Any]:
         """The fields that define training (what a resumed run must agree on)."""
-        return {k: v for k, v in self.to_dict().items() if k not in RESUMABLE_FIELDS}
+        return {k: v for k, v in self.to_dict().items() if k not in self.resumable_fields()}
+
+    def training_differences(self, saved: Dict[str, Any]) -> Dict[str, tuple]:
+        """Field -> (saved, this) for the training fields a saved config (a checkpoint's) differs in.
+        ``num_workers`` counts only when both ran the torchvision pipeline (a batched run's
+        checkpoint does not hold it: there it defines nothing)."""
+        ignore = self.resumable_fields()
+        if self.with_defaults(saved).get("pipeline") != "torchvision":
+            ignore = ignore | {"num_workers"}
+        return self.differences(saved, ignore=ignore)
 
     # ------------------------------------------------------------------ checks
     def _validate(self) -> None:
@@ -178,48 +163,48 @@ class RunConfig:
         from .losses import LOSSES, NEEDS_NORMALIZED_LOGITS, REBALANCING_LOSSES
         from .models import BACKBONES, CLASSIFIERS, backbone_out_features
 
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("backbone", self.backbone, BACKBONES.names())
-        _choice("classifier", self.classifier, CLASSIFIERS.names())
-        _choice("loss", self.loss, LOSSES.names())
-        _choice("sampler", self.sampler, SAMPLERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
-        _choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
-        _choice("pipeline", self.pipeline, PIPELINES)
-        _check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
+        choice("dataset", self.dataset, DATASETS)
+        choice("backbone", self.backbone, BACKBONES.names())
+        choice("classifier", self.classifier, CLASSIFIERS.names())
+        choice("loss", self.loss, LOSSES.names())
+        choice("sampler", self.sampler, SAMPLERS)
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
+        choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
+        choice("pipeline", self.pipeline, PIPELINES)
+        check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
                f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
                f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",
                self.pipeline)
-        _check("batch_size", self.batch_size % self.gpus == 0,
+        check("batch_size", self.batch_size % self.gpus == 0,
                f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)
-        _check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)
+        check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)
         for name in ("epochs", "batch_size", "num_head", "samples_per_class", "eval_batch_size",
                      "synthetic_classes", "synthetic_n_max", "gpus"):
-            _check(name, getattr(self, name) >= 1, "must be a positive integer", getattr(self, name))
+            check(name, getattr(self, name) >= 1, "must be a positive integer", getattr(self, name))
         for name in ("lr", "tau"):
-            _check(name, getattr(self, name) > 0, "must be > 0", getattr(self, name))
+            check(name, getattr(self, name) > 0, "must be > 0", getattr(self, name))
         for name in ("weight_decay", "gamma", "warmup_epochs", "drw_epoch", "steps_per_epoch", "num_workers",
                      "focal_gamma", "ldam_max_margin", "la_tau", "tau_norm_p"):
-            _check(name, getattr(self, name) >= 0, "must be >= 0", getattr(self, name))
-        _check("momentum", 0 <= self.momentum < 1, "must be in [0, 1)", self.momentum)
-        _check("mu", 0 <= self.mu <= 1, "must be in [0, 1]", self.mu)
-        _check("cb_beta", 0 <= self.cb_beta < 1, "must be in [0, 1)", self.cb_beta)
-        _check("lr_factor", 0 < self.lr_factor <= 1, "must be in (0, 1]", self.lr_factor)
+            check(name, getattr(self, name) >= 0, "must be >= 0", getattr(self, name))
+        check("momentum", 0 <= self.momentum < 1, "must be in [0, 1)", self.momentum)
+        check("mu", 0 <= self.mu <= 1, "must be in [0, 1]", self.mu)
+        check("cb_beta", 0 <= self.cb_beta < 1, "must be in [0, 1)", self.cb_beta)
+        check("lr_factor", 0 < self.lr_factor <= 1, "must be in (0, 1]", self.lr_factor)
         if isinstance(self.alpha, str):
-            _check("alpha", self.alpha == "val",
+            check("alpha", self.alpha == "val",
                    "must be a number >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val' to choose it "
                    "on the validation split", self.alpha)
-            _check("alpha", self.dataset in VAL_DATASETS,
+            check("alpha", self.dataset in VAL_DATASETS,
                    f"'val' chooses alpha on a validation split, and {self.dataset} has none (datasets with one: "
                    f"{', '.join(VAL_DATASETS)}); give a number, or 'auto' for the suggest_alpha heuristic", self.alpha)
         else:
-            _check("alpha", self.alpha is None or self.alpha >= 0,
+            check("alpha", self.alpha is None or self.alpha >= 0,
                    "must be >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val'", self.alpha)
-        _check("milestones", list(self.milestones) == sorted(self.milestones) and all(m >= 1 for m in self.milestones),
+        check("milestones", list(self.milestones) == sorted(self.milestones) and all(m >= 1 for m in self.milestones),
                "must be increasing positive epochs, e.g. 120,160", self.milestones)
-        _check("drw_epoch", self.drw_epoch <= self.epochs, f"must be <= epochs ({self.epochs})", self.drw_epoch)
-        _check("synthetic_image_size", self.synthetic_image_size >= 8, "must be >= 8", self.synthetic_image_size)
+        check("drw_epoch", self.drw_epoch <= self.epochs, f"must be <= epochs ({self.epochs})", self.drw_epoch)
+        check("synthetic_image_size", self.synthetic_image_size >= 8, "must be >= 8", self.synthetic_image_size)
 
         dim = backbone_out_features(self.backbone)
         if CLASSIFIERS.get(self.classifier).normalized and dim % self.num_head:
@@ -247,78 +232,6 @@ class RunConfig:
                              "set freeze_backbone=True")
         if self.freeze_backbone and not self.init_from:
             raise ValueError("freeze_backbone: a frozen random backbone learns nothing; set init_from to a stage-1 run folder")
-
-
-def _choice(name: str, value: Any, allowed) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}: unknown value {value!r}; choose one of: {', '.join(map(str, allowed))}")
-
-
-def _check(name: str, ok: bool, what: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(f"{name}: {what}, got {value!r}")
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """Check ``value`` against the field's type, converting the lossless cases (int -> float,
-    list -> tuple, CLI strings)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union and type(None) in args:  # Optional[X], Optional[Union[X, Y]]
-        if value is None or (isinstance(value, str) and value.lower() in {"none", "auto", ""}):
-            return None
-        arms = [a for a in args if a is not type(None)]
-        for arm in arms[:-1]:  # the first arm that takes the value (alpha: a number, else a mode name)
-            try:
-                return _coerce(name, value, arm)
-            except ValueError:
-                pass
-        value = value.lower() if isinstance(value, str) else value
-        return _coerce(name, value, arms[-1])
-    if origin in (tuple, Tuple):
-        if isinstance(value, str):
-            value = [v for v in value.replace(" ", "").split(",") if v]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{name}: expected a list of integers like 120,160, got {value!r}")
-        return tuple(_coerce(name, v, int) for v in value)
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        raise ValueError(f"{name}: expected true/false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ValueError(f"{name}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ValueError(f"{name}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool):
-            raise ValueError(f"{name}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    if hint is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{name}: expected a string, got {value!r}")
-        return value
-    return value
 
 
 # ---------------------------------------------------------------------------- presets
@@ -356,7 +269,7 @@ _SYNTHETIC = dict(amp=False,
     warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9, mu_schedule="fixed",
 )
 
-#: The paper's settings (REFERENCE 1.3). ``*_tde`` train the causal-norm classifier once; a run
+#: The paper's settings (docs/method.md 1.3). ``*_tde`` train the causal-norm classifier once; a run
 #: reports both its "plain" (De-confound) and "tde" (De-confound-TDE) evaluations.
 #: ``*_baseline`` for CIFAR uses the same schedule with a plain linear classifier (no
 #: authors' config; it is the natural baseline for Table 3's comparison). ``*_stage1`` / ``*_lws``
@@ -377,3 +290,102 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "synthetic_baseline": dict(_SYNTHETIC, classifier="linear"),
     "synthetic_tde": dict(_SYNTHETIC, classifier="causal_norm"),
 }
+RunConfig.PRESETS = PRESETS
+
+
+# ---------------------------------------------------------------------------- LVIS
+#: the test-time variants of an LVIS run: name -> (TDE on, background-exempted)
+LVIS_EVALUATIONS: Dict[str, Tuple[bool, Union[bool, None]]] = {
+    "plain": (False, None),  # the box head's plain output: Baseline, or "De-confound" for a causal-norm head
+    "tde": (True, True),  # De-confound-TDE with background-exempted probabilities
+    "tde_without_bg_exemption": (True, False),  # TDE logits, softmax over every column (Table 5)
+}
+#: the LVIS evaluators: the official LVIS API, or faster-coco-eval (the same numbers, faster)
+LVIS_BACKENDS = ("lvis", "faster")
+#: the shipped mmdet configs, ``<lvis version>/<name>.py`` (read without importing mmdet)
+LVIS_CONFIG_DIR = Path(__file__).parent / "detection" / "configs"
+
+
+def lvis_configs() -> list:
+    """The shipped LVIS configs, as ``<lvis version>/<name>`` without ``.py``."""
+    return sorted(str(p.relative_to(LVIS_CONFIG_DIR).with_suffix("")) for p in LVIS_CONFIG_DIR.glob("*/*.py")
+                  if not p.parent.name.startswith("_"))
+
+
+def lvis_config_path(config: str) -> Path:
+    """A shipped config by name (``lvis_v1/mask_rcnn_r50_fpn_1x_tde``), or any existing ``.py`` file."""
+    p = Path(config)
+    if p.suffix == ".py" and p.is_file():
+        return p
+    shipped = (LVIS_CONFIG_DIR / (config[:-3] if config.endswith(".py") else config)).with_suffix(".py")
+    if shipped.is_file():
+        return shipped
+    raise ValueError(f"config: {config!r} is neither a file nor a shipped config; shipped: {', '.join(lvis_configs())}")
+
+
+@dataclass(frozen=True)
+class LVISRunConfig(Schema):
+    """The parameters of one LVIS run (``notebooks/train_lvis.ipynb``, ``python -m ltkit.detection
+    run``, ``ltkit.detection.run.run_lvis``): one mmdet config trained once (or a checkpoint,
+    ``eval_only``), then evaluated under each test-time variant. Imports nothing from mmdet, so a
+    notebook refuses a bad value before mmdet loads."""
+
+    KIND: ClassVar[str] = "LVISRunConfig"
+    #: how a run executes, not what it computes (the record lists what was evaluated)
+    EXECUTION_FIELDS: ClassVar[FrozenSet[str]] = frozenset({"work_dir", "gpus", "synthetic", "evaluations"})
+    #: unset = the config's value; the record holds the value used
+    RESOLVED_FIELDS: ClassVar[FrozenSet[str]] = frozenset({"alpha", "max_epochs", "samples_per_gpu"})
+    FOLDER_FIELD: ClassVar[str] = "work_dir"
+    CLI: ClassVar[Tuple[str, ...]] = ("ltkit.detection", "run")
+    CLI_POSITIONAL: ClassVar[Tuple[str, ...]] = ("config", "work_dir")
+
+    config: str = field(default="lvis_v1/htc_without_semantic_r101_fpn_20e_tde", metadata={
+        "help": "a shipped config (python -m ltkit.detection configs lists them) or a config file"})
+    work_dir: str = field(default="", metadata={"help": "the run folder; '' = results/runs/lvis/<config name>"})
+    data_root: str = field(default="", metadata={"help": "'' = data/LVIS/ (or $LTKIT_LVIS_ROOT); see data/README.md"})
+    gpus: int = field(default=1, metadata={"help": "> 1 runs under torchrun (DDP training, multi-GPU testing)"})
+    alpha: Optional[float] = field(default=None, metadata={
+        "help": "TDE alpha at test time; None = the config's box head (ltkit.detection.TDEClassifier's default)"})
+    eval_only: str = field(default="", metadata={"help": "a checkpoint: skip training, evaluate it"})
+    evaluations: Optional[Tuple[str, ...]] = field(default=None, metadata={
+        "help": "some of plain, tde, tde_without_bg_exemption; None = all that apply to the box head"})
+    max_epochs: Optional[int] = field(default=None, metadata={"help": "shorten the schedule (decay steps kept inside it)"})
+    samples_per_gpu: Optional[int] = field(default=None, metadata={"help": "images per GPU; None = the config's"})
+    seed: int = 0
+    backend: str = field(default="lvis", metadata={"help": "lvis (the official LVIS API) or faster (faster-coco-eval)"})
+    tiny: bool = field(default=False, metadata={"help": "shrink the model to run on a CPU in seconds (smoke runs)"})
+    synthetic: bool = field(default=False, metadata={
+        "help": "first write a tiny synthetic LVIS-format dataset at data_root (pair it with tiny)"})
+    cfg_options: Optional[Dict[str, Any]] = field(default=None, metadata={"help": "mmcv config overrides, key=value"})
+
+    @property
+    def config_name(self) -> str:
+        """The config as one folder name (``lvis_v1-htc_..._tde``), for recipe run names."""
+        return self.config.removesuffix(".py").replace("/", "-").replace("\\", "-")
+
+    @property
+    def resolved_work_dir(self) -> str:
+        return self.work_dir or str(Path("results/runs/lvis") / Path(self.config).stem)
+
+    def name_values(self) -> Dict[str, Any]:
+        return {**self.to_dict(), "config_name": self.config_name}
+
+    def _validate(self) -> None:
+        lvis_config_path(self.config)  # an unknown config fails here, listing the shipped ones
+        check("gpus", self.gpus >= 1, "must be a positive integer", self.gpus)
+        choice("backend", self.backend, LVIS_BACKENDS)
+        check("alpha", self.alpha is None or self.alpha >= 0, "must be a number >= 0, or None for the config's", self.alpha)
+        for name in ("max_epochs", "samples_per_gpu"):
+            value = getattr(self, name)
+            check(name, value is None or value >= 1, "must be a positive integer, or None for the config's", value)
+        for e in self.evaluations or ():
+            choice("evaluations", e, LVIS_EVALUATIONS)
+        check("evaluations", self.evaluations is None or len(self.evaluations) > 0,
+              "name at least one evaluation, or None for all that apply", self.evaluations)
+        check("data_root", not self.synthetic or bool(self.data_root),
+              "synthetic=True writes a synthetic dataset there, so it must be given", self.data_root)
+
+
+#: the schema a notebook's parameters cell names with a ``schema:<name>`` tag (``ltkit.batch``);
+#: a parameters cell without one is a classification notebook
+SCHEMAS = {"classification": RunConfig, "lvis": LVISRunConfig}

@@ -23,7 +23,7 @@ import torch.distributed as dist
 import torch.nn as nn
 
 __all__ = [
-    "under_torchrun", "setup", "is_initialized", "rank", "world_size", "is_main", "barrier",
+    "under_torchrun", "torchrun_command", "setup", "is_initialized", "rank", "world_size", "is_main", "barrier",
     "shard", "all_reduce_sum", "AllReduceBatchNorm2d", "sync_batchnorm", "wrap_ddp",
 ]
 
@@ -31,6 +31,16 @@ __all__ = [
 def under_torchrun() -> bool:
     """Whether this process was started by torchrun with more than one process."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def torchrun_command(cfg) -> list:
+    """``torchrun --standalone --nproc_per_node=<cfg.gpus>`` running ``cfg``'s own command line
+    (``cfg.command_line()``: ``-m ltkit run <flags>`` for a ``RunConfig``, ``-m ltkit.detection run
+    CONFIG WORK_DIR <flags>`` for an ``LVISRunConfig``) on one machine."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(cfg.gpus)}",
+            *cfg.command_line()]
 
 
 def is_initialized() -> bool:

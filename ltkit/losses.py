@@ -6,9 +6,9 @@ LDAM-DRW uses it). Each constructor takes ``class_counts`` (the per-class train 
 even when it ignores it, so one call builds any loss; options of other losses are left out, and an
 option no loss takes raises ``ValueError``.
 
-* ``ce``: plain cross-entropy (the authors' SoftmaxLoss, REFERENCE 1.6).
+* ``ce``: plain cross-entropy (the authors' SoftmaxLoss, docs/method.md 1.6).
 * ``focal``: -(1 - p_t)^gamma log p_t, the factor (1 - p_t)^gamma computed from a **detached**
-  p_t exactly as the authors' FocalLoss (REFERENCE 1.6): the focal factor gets no gradient.
+  p_t exactly as the authors' FocalLoss (docs/method.md 1.6): the focal factor gets no gradient.
 * ``class_balanced``: CE weighted by Cui et al.'s (2019) effective-number weights
   w_c = (1 - beta) / (1 - beta^n_c), normalized so that sum_c w_c = C.
 * ``ldam``: LDAM (Cao et al. 2019) with optional deferred re-weighting (DRW). Margins
@@ -95,7 +95,7 @@ class CrossEntropy(_Loss):
 class FocalLoss(_Loss):
     """Focal loss, mean over the batch of -(1 - p_t)^gamma log p_t.
 
-    As in the authors' FocalLoss (REFERENCE 1.6), (1 - p_t)^gamma is computed from a
+    As in the authors' FocalLoss (docs/method.md 1.6), (1 - p_t)^gamma is computed from a
     **detached** p_t, so the focal factor is a per-sample constant for autograd: the gradient
     is the CE gradient of each sample scaled by its factor. gamma = 0 is plain CE.
     """

@@ -5,12 +5,12 @@ and works on the cached test features, so a whole sweep takes milliseconds, not 
 run. Notation as in ``ltkit.tde``: features x (N, D), classifier weight W (C, D) with rows
 w_i, moving-average feature c (D,), K heads, training class counts n_i.
 
-* ``tde_alpha_sweep`` -- the TDE logits of REFERENCE 1.4 for a grid of alpha::
+* ``tde_alpha_sweep`` -- the TDE logits of docs/method.md 1.4 for a grid of alpha::
 
       TDE_i(alpha) = z_i - alpha * b_i,   b_i = (tau / K) * sum_k cos_k * < c_hat^(k), w_hat_i^(k) >
 
   with z the multi-head normalized logits. z and b do not depend on alpha, so they are
-  computed once (with the functions ``ltkit.tde.tde_logits`` uses); each alpha then costs
+  computed once (``ltkit.tde.counterfactual_terms``, as ``ltkit.tde.tde_logits`` does); each alpha then costs
   one scaled subtraction and an argmax. The logits equal ``tde_logits``'s up to float32
   rounding (it scales cos before the product with the projections, this scales after: a
   difference of about 1e-7 * tau), so a prediction can differ only for a sample whose two
@@ -61,7 +61,7 @@ in ``ncm``'s dict. Sweeps compute the per-class accuracies of all sweep values a
 
 **Picking the best value of a sweep on these outputs is tuning on the test set**: the cached
 features are the test split (for CIFAR-LT the authors' val split *is* the test split,
-REFERENCE 1.9). The sweeps are for analysis -- how sensitive a method is to its knob, what
+docs/method.md 1.9). The sweeps are for analysis -- how sensitive a method is to its knob, what
 the head/tail trade-off looks like. ``best_row`` reports an optimistic upper bound, not a
 result to put next to the paper's numbers; choose alpha without labels (``suggest_alpha``)
 or on a held-out split for that.
@@ -80,7 +80,7 @@ import torch
 
 from .evaluate import GROUPS, shot_accuracy, shot_accuracy_many
 from .models.classifiers import classifier_type, linear_classifiers, tde_classifiers, tde_settings
-from .tde import alpha_from_cosines, causal_norm_logits, counterfactual_direction
+from .tde import alpha_from_cosines, causal_norm_logits, counterfactual_terms
 
 __all__ = [
     "CachedOutputs",
@@ -265,8 +265,8 @@ def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None
     with torch.no_grad():
         # the two terms of ltkit.tde.tde_logits, once: TDE = z - (alpha * tau / K) * direction
         z = causal_norm_logits(x, w, **kw).numpy()
-        cos, direction = counterfactual_direction(x, w, c, num_head=k, gamma=kw["gamma"])
-        direction = direction.numpy()
+        cos, proj = counterfactual_terms(x, w, c, num_head=k, gamma=kw["gamma"])
+        direction = (cos @ proj).numpy()
     # the per-alpha loop in NumPy: single-threaded, so it does not stall when other processes
     # hold the cores, as torch's small multi-threaded kernels did during development
     # (benchmarks/posthoc_sweep.py times the whole sweep)
@@ -371,35 +371,3 @@ def best_row(df: pd.DataFrame, metric: str = "overall") -> pd.Series:
     if col.isna().all():
         raise ValueError(f"metric: {metric!r} is NaN in every row (an empty shot group?)")
     return df.loc[col.idxmax()]
-
-
-def write_posthoc(out: CachedOutputs, folder: Union[str, Path]) -> Dict[str, Path]:
-    """Every analysis that applies to this run, written to ``folder``; returns {name: path}.
-
-    ``tde_alpha_sweep.csv/.png`` (TDE-capable classifiers; the ``suggest_alpha`` choice and
-    the run's alpha marked), ``tau_norm_sweep.csv/.png`` (linear classifiers),
-    ``logit_adjustment_sweep.csv/.png`` (any), ``ncm.csv`` (when class means are cached).
-    """
-    from . import plots
-    from .results import write_csv
-
-    folder = Path(folder)
-    written: Dict[str, Path] = {}
-    plt, _ = plots._plt()
-    sweeps = []
-    if out.classifier in TDE_CLASSIFIERS:
-        df = tde_alpha_sweep(out)
-        sweeps.append(("tde_alpha_sweep", df, "alpha", df.attrs.get("suggested_alpha"), df.attrs.get("run_alpha")))
-    if out.classifier in LINEAR_CLASSIFIERS:
-        sweeps.append(("tau_norm_sweep", tau_norm_sweep(out), "tau", None, None))
-    sweeps.append(("logit_adjustment_sweep", logit_adjustment_sweep(out), "tau", None, None))
-    for name, df, x, suggested, used in sweeps:
-        written[f"{name}.csv"] = write_csv(folder / f"{name}.csv", df)
-        fig, ax = plt.subplots(figsize=(8, 4))
-        plots.alpha_sweep(df.rename(columns={x: "alpha"}), ax=ax, suggested=suggested, used=used)
-        ax.set_xlabel(x)
-        ax.set_title(f"{name.replace('_', ' ')} (test set: for analysis, not selection)")
-        written[f"{name}.png"] = plots.save(fig, folder / f"{name}.png")
-    if out.class_means is not None:
-        written["ncm.csv"] = write_csv(folder / "ncm.csv", pd.DataFrame([ncm(out)]))
-    return written

@@ -117,8 +117,7 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, choices: pd.DataFrame) -> None:
     from . import plots
 
-    plt, _ = plots._plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plots.figure(figsize=(7, 4))
     plots.shot_bars(summary, ax=ax, title="Synthetic-LT (ratio 100), ResNet-32: accuracy by shot group")
     plots.save(fig, out / "shot_accuracy.png")
 
@@ -126,16 +125,17 @@ def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, ch
     tde = pd.read_csv(run_dirs["synthetic_tde"] / "per_class.csv")
     pc = tde[["class", "train_count", "acc_plain", "acc_tde"]].merge(
         base[["class", "acc_plain"]].rename(columns={"acc_plain": "acc_baseline"}), on="class")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plots.figure(figsize=(7, 4))
     plots.per_class_curve(pc, columns=["acc_baseline", "acc_plain", "acc_tde"],
                           labels=[m for m in METHODS.values()], ax=ax, title="Per-class accuracy against class size")
     plots.save(fig, out / "per_class.png")
 
     test = sweep.rename(columns=lambda c: c[len("test_"):] if c.startswith("test_") else c)
     validation = sweep[["alpha", "val_overall"]].rename(columns={"val_overall": "overall"})
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plots.figure(figsize=(7, 4))
     plots.alpha_sweep(test, ax=ax, suggested=choices.alpha.iloc[1], used=choices.alpha.iloc[0], validation=validation)
-    ax.set_title("TDE alpha: test accuracy by group, validation overall (chosen on validation)")
+    with plots.style():
+        ax.set_title("TDE alpha: test accuracy by group, validation overall (chosen on validation)")
     plots.save(fig, out / "alpha_sweep.png")
 
 

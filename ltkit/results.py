@@ -37,7 +37,7 @@ RUN_JSON = "run.json"
 def environment(device: torch.device) -> Dict[str, Any]:
     """Versions, device, machine and git commit of the code that produced a run
     (``ltkit.records``: the same facts the benchmark records carry)."""
-    from . import __version__
+    from ._version import __version__
     from .records import cpu, git_state
 
     c, git = cpu(), git_state()
@@ -217,7 +217,7 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- paper tables
 #: the LVIS metrics a detection run records (mask AP unless prefixed; APbbox = box AP), percent
 DETECTION_COLUMNS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "APbbox")
-#: the paper's detector for Tables 4 and 5 (HTC without semantic, R101-FPN; REFERENCE 2.5)
+#: the paper's detector for Tables 4 and 5 (HTC without semantic, R101-FPN; docs/method.md 2.5)
 PAPER_DETECTOR = "htc_without_semantic_r101_fpn_20e"
 PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "results" / "paper" / "numbers.csv"
 
@@ -233,7 +233,7 @@ TABLE_COLUMNS = {
 
 def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
     """The paper's reported numbers (``results/paper/numbers.csv``): table, benchmark, method,
-    source (ours / paper / reimplemented / quoted), metric, value."""
+    source (proposed / paper / reimplemented / quoted), metric, value."""
     p = Path(path) if path is not None else PAPER_NUMBERS
     if not p.is_file():
         raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship in the ltkit repository under "
@@ -272,7 +272,7 @@ def benchmark_name(row: Dict[str, Any]) -> str:
     return str(ds)
 
 
-#: the paper's training length per dataset (REFERENCE 1.3): only runs this long fill Tables 2 and 3
+#: the paper's training length per dataset (docs/method.md 1.3): only runs this long fill Tables 2 and 3
 PAPER_EPOCHS = {"cifar10_lt": 200, "cifar100_lt": 200, "imagenet_lt": 90, "places_lt": 90}
 
 
@@ -298,6 +298,41 @@ def _cell(values: pd.Series) -> Dict[str, Any]:
     return {"mean": v.mean() if len(v) else None, "std": v.std(ddof=1) if len(v) > 1 else None, "n": int(len(v))}
 
 
+def _named(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with the paper's ``method`` and ``benchmark`` names of each row added."""
+    df = runs.copy()
+    if len(df):
+        records = df.to_dict("records")
+        df["method"] = [method_name(r) for r in records]
+        df["benchmark"] = [benchmark_name(r) for r in records]
+    return df
+
+
+def _compare_row(method: str, column: str, ours: pd.Series, paper: pd.DataFrame) -> Dict[str, Any]:
+    """One cell of a paper table: ltkit's runs ``ours`` (mean, std, n) beside the paper's row(s) ``paper``."""
+    return {"method": method, "column": column, **_cell(ours), "paper": paper.value.iloc[0] if len(paper) else None,
+            "source": paper.source.iloc[0] if len(paper) else "ltkit"}
+
+
+def _compare_frame(rows: List[Dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
+                  for m, p in zip(df.ours_mean, df.paper)]
+    return df
+
+
+def _mean_std(df: pd.DataFrame, keys: List[str], columns) -> pd.DataFrame:
+    """One row per group of ``keys``: n, and each of ``columns`` as mean and ``<column>_std`` over the group."""
+    rows = []
+    for values, g in df.groupby(keys, sort=True):
+        row = {**dict(zip(keys, values)), "n": len(g)}
+        for c in columns:
+            cell = _cell(g[c]) if c in g else {"mean": None, "std": None}
+            row[c], row[f"{c}_std"] = cell["mean"], cell["std"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     """Our results next to the paper's for ``table`` ("table2", "table3", "table4", "table5").
 
@@ -308,17 +343,14 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
 
     One row per (method, column): ``ours_mean``, ``ours_std`` (over seeds; None for n < 2),
     ``n``, ``paper`` (None where the paper has no such row), ``diff`` = ours_mean - paper, and
-    ``source`` of the paper's row (ours / paper / reimplemented / quoted; "ltkit" for a method
+    ``source`` of the paper's row (proposed / paper / reimplemented / quoted; "ltkit" for a method
     the paper does not report). Paper rows we have no runs for are kept with n = 0.
     """
     if table not in TABLE_COLUMNS:
         raise ValueError(f"table: unknown value {table!r}; choose one of: {', '.join(TABLE_COLUMNS)}")
     paper = paper_numbers()
     paper = paper[paper.table == table]
-    ours = runs.copy()
-    if len(ours):
-        ours["method"] = [method_name(r) for r in ours.to_dict("records")]
-        ours["benchmark"] = [benchmark_name(r) for r in ours.to_dict("records")]
+    ours = _named(runs)
     rows = []
     if table in ("table4", "table5"):
         return _compare_detection(ours, paper, table)
@@ -329,23 +361,15 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
                 for c in TABLE_COLUMNS[table]]
         for method, col in keys:
             sel = mine[mine.method == method][col] if len(mine) else pd.Series(dtype=float)
-            p = paper[(paper.method == method) & (paper.metric == col)]
-            rows.append({"method": method, "column": col, **_cell(sel), "paper": p.value.iloc[0] if len(p) else None,
-                         "source": p.source.iloc[0] if len(p) else "ltkit"})
+            rows.append(_compare_row(method, col, sel, paper[(paper.method == method) & (paper.metric == col)]))
     else:
         mine = ours[ours.benchmark.isin(TABLE_COLUMNS[table])] if len(ours) else ours
         methods = dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
         for method in methods:
             for col in TABLE_COLUMNS[table]:
                 sel = mine[(mine.method == method) & (mine.benchmark == col)].overall if len(mine) else pd.Series(dtype=float)
-                p = paper[(paper.method == method) & (paper.benchmark == col)]
-                rows.append({"method": method, "column": col, **_cell(sel),
-                             "paper": p.value.iloc[0] if len(p) else None,
-                             "source": p.source.iloc[0] if len(p) else "ltkit"})
-    df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
-    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
-                  for m, p in zip(df.ours_mean, df.paper)]
-    return df
+                rows.append(_compare_row(method, col, sel, paper[(paper.method == method) & (paper.benchmark == col)]))
+    return _compare_frame(rows)
 
 
 _TABLE5_NAMES = {"De-confound": "De-confound (no TDE)", "De-confound-TDE": "De-confound-TDE, BG-exempted True",
@@ -375,12 +399,8 @@ def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> p
         for col in cols:
             sel = ours[(ours.method == method) & (ours.benchmark == bench)][col] if len(ours) else pd.Series(dtype=float)
             p = paper[(paper.method == method) & (paper.benchmark == bench) & (paper.metric == col)]
-            rows.append({"method": label(method, bench), "column": col, **_cell(sel),
-                         "paper": p.value.iloc[0] if len(p) else None, "source": p.source.iloc[0] if len(p) else "ltkit"})
-    df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
-    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
-                  for m, p in zip(df.ours_mean, df.paper)]
-    return df
+            rows.append(_compare_row(label(method, bench), col, sel, p))
+    return _compare_frame(rows)
 
 
 def _fmt_cell(r) -> str:
@@ -434,44 +454,27 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
         runs = runs[runs.task != "detection"]
     if runs.empty:
         return pd.DataFrame(columns=["benchmark", "method", "n"])
-    df = runs.copy()
-    df["method"] = [method_name(r) for r in df.to_dict("records")]
-    df["benchmark"] = [benchmark_name(r) for r in df.to_dict("records")]
-    rows = []
-    for (bench, method), g in df.groupby(["benchmark", "method"], sort=True):
-        row = {"benchmark": bench, "method": method, "n": len(g)}
-        for c in ("many", "medium", "few", "overall"):
-            cell = _cell(g[c])
-            row[c], row[f"{c}_std"] = cell["mean"], cell["std"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _mean_std(_named(runs), ["benchmark", "method"], ("many", "medium", "few", "overall"))
 
 
 def detection_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Every (LVIS version, detector config family, method) of the detection runs: the
     ``DETECTION_COLUMNS`` as mean, std over runs and n."""
-    df = runs[runs.task == "detection"].copy() if "task" in runs else runs.iloc[0:0]
+    df = runs[runs.task == "detection"] if "task" in runs else runs.iloc[0:0]
     if df.empty:
         return pd.DataFrame(columns=["benchmark", "framework", "method", "n"])
-    df["method"] = [method_name(r) for r in df.to_dict("records")]
-    df["benchmark"] = [benchmark_name(r) for r in df.to_dict("records")]
-    rows = []
-    for (bench, fw, method), g in df.groupby(["benchmark", "framework", "method"], sort=True):
-        row = {"benchmark": bench, "framework": fw, "method": method, "n": len(g)}
-        for c in DETECTION_COLUMNS:
-            cell = _cell(g[c]) if c in g else {"mean": None, "std": None}
-            row[c], row[f"{c}_std"] = cell["mean"], cell["std"]
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _mean_std(_named(df), ["benchmark", "framework", "method"], DETECTION_COLUMNS)
+
+
+def _mean_pm_std(m, s) -> str:
+    if m is None or pd.isna(m):
+        return "-"
+    return f"{m:.1f}" + ("" if s is None or pd.isna(s) else f" ± {s:.1f}")
 
 
 def detection_summary_markdown(summary: pd.DataFrame, columns=("AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox")) -> str:
     """Render ``detection_summary_table`` as markdown (mask AP unless APbbox; percent)."""
-    def f(m, s):
-        if m is None or pd.isna(m):
-            return "-"
-        return f"{m:.1f}" + ("" if s is None or pd.isna(s) else f" ± {s:.1f}")
-
+    f = _mean_pm_std
     lines = ["| LVIS | detector | method | n | " + " | ".join(columns) + " |", "|---" * (4 + len(columns)) + "|"]
     for r in summary.to_dict("records"):
         cells = [f(r[c], r[f"{c}_std"]) for c in columns]
@@ -481,46 +484,9 @@ def detection_summary_markdown(summary: pd.DataFrame, columns=("AP", "AP50", "AP
 
 def summary_table_markdown(summary: pd.DataFrame) -> str:
     """Render ``summary_table`` as markdown: each cell mean ± std over runs."""
-    def f(m, s):
-        if m is None or pd.isna(m):
-            return "-"
-        return f"{m:.1f}" + ("" if s is None or pd.isna(s) else f" ± {s:.1f}")
-
+    f = _mean_pm_std
     lines = ["| benchmark | method | n | many | medium | few | overall |", "|---|---|---|---|---|---|---|"]
     for r in summary.to_dict("records"):
         cells = [f(r[c], r[f"{c}_std"]) for c in ("many", "medium", "few", "overall")]
         lines.append(f"| {r['benchmark']} | {r['method']} | {r['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: Union[str, os.PathLike] = "results/tables"
-                 ) -> Dict[str, Path]:
-    """Regenerate the tables from every complete run under ``results_dir``.
-
-    Writes ``summary.md`` / ``summary.csv`` (classification runs), ``lvis_summary.md`` /
-    ``.csv`` (detection runs), and for the paper's Table 2 (ImageNet-LT), Table 3 (CIFAR-LT),
-    Table 4 (LVIS) and Table 5 (background exemption) ``tableN.md`` / ``.tex`` / ``.csv`` with
-    ours beside the paper's numbers. Returns the written paths by name.
-    """
-    from .utils import write_text
-
-    out = Path(output_dir)
-    runs = load_runs(results_dir)
-    written: Dict[str, Path] = {}
-    summary = summary_table(runs)
-    written["summary.md"] = write_text(out / "summary.md", summary_table_markdown(summary) + "\n")
-    written["summary.csv"] = write_csv(out / "summary.csv", summary)
-    lvis = detection_summary_table(runs)
-    written["lvis_summary.md"] = write_text(out / "lvis_summary.md", detection_summary_markdown(lvis) + "\n")
-    written["lvis_summary.csv"] = write_csv(out / "lvis_summary.csv", lvis)
-    titles = {"table2": "Table 2: ImageNet-LT, ResNeXt-50, top-1 by shot group",
-              "table3": "Table 3: CIFAR-LT, ResNet-32, top-1",
-              "table4": "Table 4: LVIS val, HTC without semantic (the paper's Cascade Mask R-CNN) R101-FPN; "
-                        "mask AP, APbbox = box AP",
-              "table5": "Table 5: background-exempted inference, LVIS v0.5, same detector"}
-    for table, title in titles.items():
-        cmp = compare_table(runs, table)
-        written[f"{table}.md"] = write_text(out / f"{table}.md", table_markdown(cmp, title) + "\n")
-        written[f"{table}.tex"] = write_text(out / f"{table}.tex", table_latex(cmp, title) + "\n")
-        written[f"{table}.csv"] = write_csv(out / f"{table}.csv", cmp)
-    return written

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from . import distributed
-from .config import EXECUTION_FIELDS, RESUMABLE_FIELDS, RunConfig
+from .config import RunConfig
 from .data import load_dataset, shot_groups
 from .data.base import TensorImages
 from .data.listfile import imagenet_test_transform
@@ -27,18 +27,12 @@ from .utils import precision, resolve_device, seed_everything
 VAL_SWEEP_CSV = "alpha_sweep_val.csv"
 
 
-def _differences(old: Dict[str, Any], new: Dict[str, Any]) -> Dict[str, tuple]:
-    old = RunConfig.with_defaults(old)
-    keys = (set(old) | set(new)) - RESUMABLE_FIELDS
-    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
-
-
 def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
     ckpt = run_dir / CHECKPOINT
     if not ckpt.is_file():
         return
     saved = torch.load(ckpt, map_location="cpu", weights_only=True).get("config", {})
-    diff = _differences(saved, cfg.training_dict())
+    diff = cfg.training_differences(saved)
     if diff:
         lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
         raise ValueError(
@@ -91,9 +85,7 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     if cfg.gpus > 1 and not distributed.under_torchrun():
         return launch_torchrun(cfg, log=log)
     if is_complete(run_dir):
-        saved = RunConfig.with_defaults(read_run(run_dir).get("params", {}))
-        now = cfg.to_dict()
-        if all(saved.get(k) == v for k, v in now.items() if k not in EXECUTION_FIELDS):
+        if cfg.matches(read_run(run_dir).get("params", {})):
             log(f"{run_dir}: complete already, nothing to do")
             return run_dir
     _check_resumable(cfg, run_dir)
@@ -205,25 +197,6 @@ def progress(history, epochs: int) -> Dict[str, Any]:
     }
 
 
-def torchrun_command(cfg: RunConfig) -> list:
-    """``torchrun --standalone --nproc_per_node=<gpus> -m ltkit run <every field>`` for ``cfg`` (one machine)."""
-    import sys
-
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={cfg.gpus}",
-           "-m", "ltkit", "run"]
-    for name, value in cfg.to_dict().items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            cmd.append(flag if value else "--no-" + name.replace("_", "-"))
-        elif value is None:
-            continue
-        elif isinstance(value, (list, tuple)):
-            cmd += [flag, ",".join(str(v) for v in value)]
-        else:
-            cmd += [flag, str(value)]
-    return cmd
-
-
 def launch_torchrun(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     """Run ``cfg`` on ``cfg.gpus`` processes through torchrun (one per GPU; gloo processes on a CPU)."""
     import subprocess
@@ -231,7 +204,7 @@ def launch_torchrun(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Pa
     device = resolve_device(cfg.device)
     if device.type == "cuda" and torch.cuda.device_count() < cfg.gpus:
         raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
-    cmd = torchrun_command(cfg)
+    cmd = distributed.torchrun_command(cfg)
     log(f"launching {cfg.gpus} processes: torchrun --nproc_per_node={cfg.gpus} -m ltkit run ...")
     subprocess.run(cmd, check=True)
     return Path(cfg.resolved_output_dir)

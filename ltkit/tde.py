@@ -1,10 +1,10 @@
 """De-confound-TDE: the method as plain tensor functions, and the moving-average feature.
 
-Notation follows ``REFERENCE.md`` 1.4 / 1.5 / 2.4: K heads (``num_head``), tau, gamma, alpha,
+Notation follows ``docs/method.md`` 1.4 / 1.5 / 2.4: K heads (``num_head``), tau, gamma, alpha,
 feature dimension D, C classes. A vector v in R^D is split into K consecutive equal chunks
 v^(k) (no permutation).
 
-* Multi-head normalized ("causal-norm") logits, REFERENCE 1.4::
+* Multi-head normalized ("causal-norm") logits, docs/method.md 1.4::
 
       z_i = (tau / K) * sum_k < x^(k) / ||x^(k)||,  w_i^(k) / (||w_i^(k)|| + gamma) >
 
@@ -14,7 +14,7 @@ v^(k) (no permutation).
       TDE_i = (tau / K) * sum_k < x_hat^(k) - alpha * cos_k * c_hat^(k),  w_hat_i^(k) >
             = z_i - alpha * (tau / K) * sum_k cos_k * < c_hat^(k), w_hat_i^(k) >
 
-* Background-exempted probabilities (detection, REFERENCE 2.4 step 2)::
+* Background-exempted probabilities (detection, docs/method.md 2.4 step 2)::
 
       out_bg = p_bg,  out_i = (1 - p_bg) * q_i / (1 - q_bg)    p = softmax(z), q = softmax(TDE)
 
@@ -40,7 +40,7 @@ __all__ = [
     "head_cosines",
     "causal_norm_logits",
     "tde_logits",
-    "counterfactual_direction",
+    "counterfactual_terms",
     "alpha_from_cosines",
     "background_exempted",
     "suggest_alpha",
@@ -116,28 +116,27 @@ def tde_logits(
     ``mean_feature`` is the moving-average feature c (D,). alpha = 0 gives the plain logits.
     """
     z = causal_norm_logits(x, weight, num_head=num_head, tau=tau, gamma=gamma, feature_norm=feature_norm)
-    _, direction = counterfactual_direction(x, weight, mean_feature, num_head=num_head, gamma=gamma)
-    return z - (alpha * tau / num_head) * direction
+    cos, proj = counterfactual_terms(x, weight, mean_feature, num_head=num_head, gamma=gamma)
+    return z - (alpha * tau / num_head) * cos @ proj
 
 
-def counterfactual_direction(
+def counterfactual_terms(
     x: torch.Tensor, weight: torch.Tensor, mean_feature: torch.Tensor, *, num_head: int = 2, gamma: float = 1 / 32
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The term of the TDE logits that alpha scales, and the cosines it is made of.
+    """The two factors of the term of the TDE logits that alpha scales.
 
-    Returns ``cos`` (B, K), the cos_k of each sample with the mean feature, and ``direction``
-    (B, C) = sum_k cos_k <c_hat^(k), w_hat_i^(k)>, so that for every alpha
-    ``tde_logits = z - alpha * (tau / K) * direction``. An alpha sweep computes it once.
+    Returns ``cos`` (B, K), the cos_k of each sample with the mean feature, and ``proj`` (K, C)
+    = <c_hat^(k), w_hat_i^(k)>, so that ``tde_logits = z - (alpha * tau / K) * cos @ proj``.
+    Neither depends on alpha: an alpha sweep computes them once.
     """
     cos = head_cosines(x, mean_feature, num_head=num_head)  # (B, K)
     ch = normalize_heads(mean_feature.reshape(-1).to(x), num_head)  # (K, d)
     wh = normalize_heads(weight, num_head, gamma)  # (C, K, d)
-    proj = torch.einsum("kd,ckd->kc", ch, wh)  # <c_hat^(k), w_hat_i^(k)>
-    return cos, cos @ proj
+    return cos, torch.einsum("kd,ckd->kc", ch, wh)
 
 
 def background_exempted(logits: torch.Tensor, tde_logits: torch.Tensor, *, background: int) -> torch.Tensor:
-    """Background-exempted TDE probabilities (REFERENCE 2.4 step 2). Returns probabilities.
+    """Background-exempted TDE probabilities (docs/method.md 2.4 step 2). Returns probabilities.
 
     The background column keeps p_bg from ``softmax(logits)``; every foreground column i gets
     (1 - p_bg) * q_i / (1 - q_bg) with q = ``softmax(tde_logits)``. Computed in log space:
@@ -166,14 +165,14 @@ def background_exempted(logits: torch.Tensor, tde_logits: torch.Tensor, *, backg
 def suggest_alpha(x: torch.Tensor, mean_feature: torch.Tensor, *, num_head: int = 2) -> float:
     """The README's alpha heuristic: alpha such that alpha * cos_k averages 1.
 
-    alpha = 1 / mean over samples and heads of cos_k (REFERENCE 1.4, "alpha trick"). Needs no
+    alpha = 1 / mean over samples and heads of cos_k (docs/method.md 1.4, "alpha trick"). Needs no
     labels, so it can be computed on the test features themselves.
     """
     return alpha_from_cosines(head_cosines(x, mean_feature, num_head=num_head))
 
 
 def alpha_from_cosines(cos: torch.Tensor) -> float:
-    """``suggest_alpha`` from cosines already computed (``head_cosines``, ``counterfactual_direction``):
+    """``suggest_alpha`` from cosines already computed (``head_cosines``, ``counterfactual_terms``):
     1 / their mean. ValueError when the mean is not positive (no samples, or a zero moving average)."""
     mean_cos = cos.mean().item() if cos.numel() else 0.0
     if not mean_cos > 0:
@@ -182,12 +181,12 @@ def alpha_from_cosines(cos: torch.Tensor) -> float:
 
 
 def mu_from_lr(lr: float, *, base: float = 0.1, scale: float = 50.0) -> float:
-    """The authors' learning-rate-scaled momentum: mu = 1 - base * min(scale * lr, 1) (REFERENCE 1.5)."""
+    """The authors' learning-rate-scaled momentum: mu = 1 - base * min(scale * lr, 1) (docs/method.md 1.5)."""
     return 1.0 - base * min(scale * lr, 1.0)
 
 
 class MovingAverageFeature(nn.Module):
-    """The moving-average feature c (REFERENCE 1.5): c <- mu * c + batch mean of the features.
+    """The moving-average feature c (docs/method.md 1.5): c <- mu * c + batch mean of the features.
 
     It is an un-normalized decayed sum (no (1 - mu) factor), as in the authors' code: only its
     per-head direction is used. ``update`` is called once per training step with the detached

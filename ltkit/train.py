@@ -1,6 +1,6 @@
 """The one training loop: schedules, moving-average feature, checkpoint/resume.
 
-Schedules reproduce the authors' per-epoch learning rates (REFERENCE 1.2): their scheduler
+Schedules reproduce the authors' per-epoch learning rates (docs/method.md 1.2): their scheduler
 steps at the *start* of each epoch, so 1-based epoch e trains at the rate the scheduler gives
 for ``last_epoch = e`` (cosine: the last epoch runs at lr 0).
 
@@ -64,7 +64,7 @@ def lr_at_epoch(cfg: RunConfig, epoch: int) -> float:
 
 
 def mu_at_epoch(cfg: RunConfig, lr: float) -> float:
-    """Moving-average momentum for an epoch trained at ``lr`` (REFERENCE 1.5)."""
+    """Moving-average momentum for an epoch trained at ``lr`` (docs/method.md 1.5)."""
     return mu_from_lr(lr) if cfg.mu_schedule == "lr_scaled" else cfg.mu
 
 

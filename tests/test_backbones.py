@@ -1,4 +1,4 @@
-"""Backbones: registry-wide forward/backward, and the exact ResNet-32 of REFERENCE.md 1.7."""
+"""Backbones: registry-wide forward/backward, and the exact ResNet-32 of docs/method.md 1.7."""
 
 import pytest
 import torch
@@ -26,7 +26,7 @@ def test_forward_backward_every_backbone(name):
     f = net(x)
     assert f.shape == (2, net.out_features) == (2, backbone_out_features(name))
     assert torch.isfinite(f).all()
-    assert (f >= 0).all()  # post-ReLU features (cos_k in [0, 1], REFERENCE 1.4)
+    assert (f >= 0).all()  # post-ReLU features (cos_k in [0, 1], docs/method.md 1.4)
     f.sum().backward()
     first_conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     assert first_conv.in_channels == 3

@@ -86,35 +86,35 @@ def test_shipped_recipes_load_and_expand(recipe, n):
 
 def test_table3_grid():
     specs = expand(load_recipe(RECIPES / "table3_cifar_lt.yaml"))
-    combos = {(s.config["dataset"], s.config["imb_ratio"], s.config["classifier"], s.config["seed"]) for s in specs}
+    combos = {(s.config.dataset, s.config.imb_ratio, s.config.classifier, s.config.seed) for s in specs}
     assert combos == {(d, r, c, s) for d in ("cifar10_lt", "cifar100_lt") for r in (100.0, 50.0, 10.0)
                       for c in ("linear", "causal_norm") for s in (0, 1, 2)}
     for s in specs:
-        assert s.parameters["data_root"] == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config["dataset"]]
-        assert s.parameters["preset"].startswith(s.config["dataset"])
+        assert s.parameters["data_root"] == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config.dataset]
+        assert s.parameters["preset"].startswith(s.config.dataset)
         assert s.output_dir.startswith("results/runs/table3/")
 
 
 def test_table3_cifar10_runs_the_three_r100_seeds_first():
     specs = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
-    order = [(s.config["imb_ratio"], s.config["seed"]) for s in specs]
+    order = [(s.config.imb_ratio, s.config.seed) for s in specs]
     assert order == [(r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)]
     for s in specs:
-        assert (s.config["dataset"], s.config["classifier"], s.config["compile"], s.config["amp"]) == (
+        assert (s.config.dataset, s.config.classifier, s.config.compile, s.config.amp) == (
             "cifar10_lt", "causal_norm", True, True)
-        assert s.config["epochs"] == 200 and s.config["alpha"] == 1.0
-        assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config['imb_ratio']:g}-causal_norm-s{s.config['seed']}"
+        assert s.config.epochs == 200 and s.config.alpha == 1.0
+        assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-causal_norm-s{s.config.seed}"
 
 
 def test_smoke_and_table2_settings():
     smoke = expand(load_recipe(RECIPES / "smoke.yaml"))
-    assert {(s.config["classifier"], s.config["seed"]) for s in smoke} == {
+    assert {(s.config.classifier, s.config.seed) for s in smoke} == {
         (c, k) for c in ("linear", "causal_norm") for k in (0, 1)}
-    assert all(s.config["dataset"] == "synthetic_lt" and s.config["device"] == "cpu" and s.config["epochs"] == 3
+    assert all(s.config.dataset == "synthetic_lt" and s.config.device == "cpu" and s.config.epochs == 3
                for s in smoke)
     t2 = expand(load_recipe(RECIPES / "table2_imagenet_lt.yaml"))
     assert sorted(s.parameters["preset"] for s in t2) == ["imagenet_lt_baseline", "imagenet_lt_tde"]
-    assert all(s.parameters["data_root"] == "data/ImageNet_LT" and s.config["seed"] == 0 for s in t2)
+    assert all(s.parameters["data_root"] == "data/ImageNet_LT" and s.config.seed == 0 for s in t2)
 
 
 # ---------------------------------------------------------------------------- validation
@@ -289,7 +289,7 @@ def test_lvis_recipe_expands_with_work_dirs_and_checks_lvis_parameters(tmp_path)
                                                "data_root": "", "eval_only": "", "backend": "lvis", "tiny": False}}
     (tmp_path / "run" / "run.json").write_text(json.dumps(record))
     assert run_state(spec) == "complete"
-    other = dataclasses_replace(spec, config={**spec.config, "alpha": 1.0})
+    other = dataclasses_replace(spec, config=spec.config.replace(alpha=1.0))
     assert run_state(other) == "stale"
 
 
@@ -297,3 +297,28 @@ def dataclasses_replace(spec, **kw):
     import dataclasses
 
     return dataclasses.replace(spec, **kw)
+
+
+def test_the_schema_comes_from_the_notebooks_tag_not_its_name(tmp_path):
+    import nbformat
+
+    from ltkit.batch import notebook_schema
+    from ltkit.config import LVISRunConfig
+
+    assert notebook_schema(REPO / "notebooks" / "train_lvis.ipynb") is LVISRunConfig
+    assert notebook_schema(REPO / "notebooks" / "train_classification.ipynb") is RunConfig
+    # a copy of the LVIS notebook under another name keeps its schema; dropping the tag makes it classification
+    nb = nbformat.read(REPO / "notebooks" / "train_lvis.ipynb", as_version=4)
+    nbformat.write(nb, tmp_path / "my_detector.ipynb")
+    assert notebook_schema(tmp_path / "my_detector.ipynb") is LVISRunConfig
+    recipe = write_recipe(tmp_path / "r.yaml", notebook=str(tmp_path / "my_detector.ipynb"), output_root="o",
+                          name="{config_name}", cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}])
+    assert expand(load_recipe(recipe))[0].parameters["work_dir"] == "o/lvis_v1-mask_rcnn_r50_fpn_1x_tde"
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.metadata.tags = ["parameters"]
+    nbformat.write(nb, tmp_path / "untagged.ipynb")
+    assert notebook_schema(tmp_path / "untagged.ipynb") is RunConfig
+    params.metadata.tags = ["parameters", "schema:segmentation"]
+    nbformat.write(nb, tmp_path / "unknown.ipynb")
+    with pytest.raises(ValueError, match="names schema 'segmentation'; known schemas: classification, lvis"):
+        notebook_schema(tmp_path / "unknown.ipynb")

@@ -42,7 +42,7 @@ def test_causal_norm_head_is_the_tde_formula():
     torch.testing.assert_close(head(x), causal_norm_logits(x, head.weight, num_head=3, tau=10.0, gamma=0.1))
     torch.testing.assert_close(head.tde_logits(x, c, 2.0),
                                tde_logits(x, head.weight, c, alpha=2.0, num_head=3, tau=10.0, gamma=0.1))
-    # weight init U(-1/sqrt(D), 1/sqrt(D)), no bias (REFERENCE 1.4)
+    # weight init U(-1/sqrt(D), 1/sqrt(D)), no bias (docs/method.md 1.4)
     assert head.weight.abs().max() <= 1 / math.sqrt(12)
     assert [n for n, _ in head.named_parameters()] == ["weight"]
 

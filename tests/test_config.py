@@ -1,4 +1,4 @@
-"""RunConfig: presets equal REFERENCE.md 1.3, bad input names the field, CLI flags map 1:1."""
+"""RunConfig: presets equal docs/method.md 1.3, bad input names the field, CLI flags map 1:1."""
 
 import pytest
 
@@ -7,7 +7,7 @@ from ltkit.cli import build_parser, main
 
 
 def test_cifar_presets_equal_reference_configs():
-    # REFERENCE 1.3, CIFAR{10,100}_LT/causal_norm_32.yaml
+    # docs/method.md 1.3, CIFAR{10,100}_LT/causal_norm_32.yaml
     for name, alpha, dataset in [("cifar10_lt_tde", 1.0, "cifar10_lt"), ("cifar100_lt_tde", 1.5, "cifar100_lt")]:
         c = RunConfig.preset(name)
         assert (c.dataset, c.backbone, c.classifier) == (dataset, "resnet32", "causal_norm")
@@ -38,7 +38,7 @@ def test_decoupling_presets():
         RunConfig.preset("cifar10_lt_lws")
 
 
-# Every preset's settings, written out here from REFERENCE.md 1.3 (and, for the synthetic
+# Every preset's settings, written out here from docs/method.md 1.3 (and, for the synthetic
 # quickstart, from the recipe issue 10 settled on), not read from ltkit.config: a changed preset
 # fails until this table is changed with it.
 _CIFAR_REF = dict(backbone="resnet32", num_head=2, tau=16.0, gamma=1 / 32, batch_size=256, epochs=200, lr=0.2,
@@ -134,7 +134,7 @@ def test_bad_combinations_rejected_early():
 def test_unknown_field_lists_valid_fields():
     with pytest.raises(ValueError, match=r"unknown RunConfig field\(s\) \['epoch'\]; valid fields: dataset"):
         RunConfig.from_dict({"epoch": 3})
-    with pytest.raises(ValueError, match="unknown preset 'cifar'; choose one of: cifar100_lt_baseline"):
+    with pytest.raises(ValueError, match="preset: unknown value 'cifar'; choose one of: cifar100_lt_baseline"):
         RunConfig.preset("cifar")
 
 
@@ -197,3 +197,102 @@ def test_cli_missing_dataset_says_where(tmp_path, capsys):
                  "--output-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "nowhere") in err and "download" in err
+
+
+# ---------------------------------------------------------------------------- the LVIS schema
+def test_lvis_schema_refuses_bad_parameters_by_name():
+    from ltkit.config import LVISRunConfig
+
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['confg'\]; valid parameters: config, work_dir"):
+        LVISRunConfig.from_namespace({"confg": "x"}, before_injection=set())
+    with pytest.raises(ValueError, match="config: 'lvis_v1/nope' is neither a file nor a shipped config; shipped: .*lvis_v1/mask_rcnn_r50_fpn_1x_tde"):
+        LVISRunConfig.from_namespace({"config": "lvis_v1/nope"})
+    with pytest.raises(ValueError, match="evaluations: unknown value 'tdee'; choose one of: plain, tde, tde_without_bg_exemption"):
+        LVISRunConfig(evaluations=["plain", "tdee"])
+    with pytest.raises(ValueError, match="backend: unknown value 'coco'; choose one of: lvis, faster"):
+        LVISRunConfig(backend="coco")
+    with pytest.raises(ValueError, match="gpus: expected an integer, got 'two'"):
+        LVISRunConfig(gpus="two")
+    with pytest.raises(ValueError, match="data_root: synthetic=True writes a synthetic dataset there"):
+        LVISRunConfig(synthetic=True)
+    with pytest.raises(ValueError, match="max_epochs: must be a positive integer, or None"):
+        LVISRunConfig(max_epochs=0)
+
+
+def test_lvis_schema_from_a_notebook_namespace():
+    from ltkit.config import LVISRunConfig
+
+    ns = {n: None for n in LVISRunConfig.field_names()}
+    before = set(ns) | {"_before_injection"}
+    ns.update(gpus="2", evaluations=["plain", "tde"], max_epochs=3, cfg_options={"optimizer.lr": 0.01}, tiny=True)
+    cfg = LVISRunConfig.from_namespace(ns, before)
+    assert (cfg.gpus, cfg.evaluations, cfg.max_epochs, cfg.tiny) == (2, ("plain", "tde"), 3, True)
+    assert cfg.cfg_options == {"optimizer.lr": 0.01} and cfg.alpha is None and cfg.seed == 0
+    # the CLI's KEY=VALUE form reads values as YAML
+    assert LVISRunConfig(cfg_options=["optimizer.lr=0.01", "a.b=true", "name=x"]).cfg_options == {
+        "optimizer.lr": 0.01, "a.b": True, "name": "x"}
+    assert cfg.config_name == "lvis_v1-htc_without_semantic_r101_fpn_20e_tde"
+    assert LVISRunConfig().resolved_work_dir == "results/runs/lvis/htc_without_semantic_r101_fpn_20e_tde"
+
+
+def test_lvis_command_line_round_trips_through_the_cli_flags():
+    import argparse
+
+    from ltkit.config import LVISRunConfig
+    from ltkit.distributed import torchrun_command
+
+    cfg = LVISRunConfig(work_dir="w", alpha=1.0, evaluations=["tde"], data_root="/d", gpus=8,
+                        cfg_options={"optimizer.lr": 0.01})
+    cmd = torchrun_command(cfg)
+    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=8"]
+    assert cmd[5:10] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
+    assert cmd[cmd.index("--alpha") + 1] == "1.0" and cmd[cmd.index("--evaluations") + 1] == "tde"
+    assert cmd[cmd.index("--cfg-options") + 1] == "optimizer.lr=0.01"
+    # the flags parse back to the same object (the parser the detection CLI builds, without mmdet)
+    p = argparse.ArgumentParser()
+    p.add_argument("config")
+    p.add_argument("work_dir")
+    LVISRunConfig.add_flags(p, skip=LVISRunConfig.CLI_POSITIONAL)
+    args = p.parse_args(cmd[8:])
+    assert LVISRunConfig.from_flags(args, config=args.config, work_dir=args.work_dir) == cfg
+
+
+def test_classification_command_line_round_trips():
+    import argparse
+
+    cfg = RunConfig.preset("cifar10_lt_tde", seed=3, milestones=(100, 150), alpha=1.5, compile=True)
+    p = argparse.ArgumentParser()
+    RunConfig.add_flags(p)
+    assert cfg.command_line()[:3] == ["-m", "ltkit", "run"]
+    assert RunConfig.from_flags(p.parse_args(cfg.command_line()[3:])) == cfg
+
+
+def test_one_rule_decides_whether_a_record_is_this_run():
+    from ltkit.config import LVISRunConfig
+
+    cfg = RunConfig.preset("cifar10_lt_tde", seed=1)
+    saved = cfg.to_dict()
+    assert cfg.matches(saved)
+    assert cfg.matches({**saved, "device": "cuda:3", "num_workers": 0})  # execution fields do not count
+    assert not cfg.matches({**saved, "lr": 0.1})
+    assert not cfg.matches({**saved, "alpha": None})  # an unset RunConfig alpha means suggest_alpha, not "any"
+    older = {k: v for k, v in saved.items() if k != "pipeline"}  # a record from before a field existed
+    assert cfg.matches(older) and not cfg.replace(pipeline="torchvision").matches(older)
+    lvis = LVISRunConfig(seed=1)
+    record = {**lvis.to_dict(), "alpha": 1.5, "max_epochs": 20, "samples_per_gpu": 2, "evaluations": ["plain"]}
+    assert lvis.matches(record)  # unset alpha / max_epochs / samples_per_gpu: what the config gave
+    assert not lvis.replace(alpha=1.0).matches(record) and lvis.replace(alpha=1.5).matches(record)
+    assert not lvis.replace(cfg_options={"optimizer.lr": 0.01}).matches(record)
+
+
+def test_num_workers_defines_a_torchvision_pipeline_run():
+    # the DataLoader workers draw the random crops of the torchvision pipeline: another worker
+    # count is another run, and resuming with it would silently break "resumed == uninterrupted"
+    tv = RunConfig(pipeline="torchvision", num_workers=4)
+    assert not tv.matches({**tv.to_dict(), "num_workers": 2})
+    assert "num_workers" in tv.training_dict() and "num_workers" in tv.training_differences({**tv.to_dict(), "num_workers": 2})
+    batched = RunConfig(pipeline="batched", num_workers=4)
+    assert batched.matches({**batched.to_dict(), "num_workers": 2})
+    assert "num_workers" not in batched.training_dict() and not batched.training_differences({**batched.to_dict(), "num_workers": 2})
+    # a batched run's checkpoint holds no num_workers: switching it to torchvision differs in the pipeline only
+    assert set(tv.replace(num_workers=0).training_differences(batched.training_dict())) == {"pipeline"}

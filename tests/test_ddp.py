@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from ltkit import distributed
 from ltkit.config import RunConfig
 from ltkit.data import load_dataset
-from ltkit.runner import torchrun_command
+from ltkit.distributed import torchrun_command
 from ltkit.train import CHECKPOINT, build_model, train
 from ltkit.utils import seed_everything
 

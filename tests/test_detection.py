@@ -24,19 +24,19 @@ import ltkit.detection as det  # noqa: E402
 from ltkit.detection.evaluation import METRICS, evaluate_lvis, numpy_aliases  # noqa: E402
 from ltkit.detection.head import TDEClassifier, roi_labels  # noqa: E402
 from ltkit.detection.run import EVALUATIONS, load_config, run_lvis  # noqa: E402
-from ltkit.detection.synthetic import make_synthetic_lvis  # noqa: E402
+from ltkit.detection.synthetic import make_synthetic_lvis, noisy_detections  # noqa: E402
 from ltkit.tde import background_exempted, causal_norm_logits, tde_logits  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the authors' math
 def _authors_norm(v, k, extra=0.0):
-    """REFERENCE 2.2: v / (||v|| + 1e-9 + extra), per head chunk."""
+    """docs/method.md 2.2: v / (||v|| + 1e-9 + extra), per head chunk."""
     c = v.reshape(*v.shape[:-1], k, -1)
     return (c / (c.norm(dim=-1, keepdim=True) + 1e-9 + extra)).reshape(v.shape)
 
 
 def _authors_head(x, w, embed, *, k=2, tau=16.0, gamma=1 / 32, alpha=1.5):
-    """The authors' lvis1.0 ConvFCBBoxHead at test (REFERENCE 2.2 and 2.4, KEEP_FG): z, z - y0, final."""
+    """The authors' lvis1.0 ConvFCBBoxHead at test (docs/method.md 2.2 and 2.4, KEEP_FG): z, z - y0, final."""
     scale = tau / k
     xn, wn = _authors_norm(x, k), _authors_norm(w, k, gamma)
     z = scale * xn @ wn.t()
@@ -168,7 +168,7 @@ def test_box_head_keeps_its_init_and_saves_the_moving_average():
 
 
 def test_get_bboxes_passes_background_exempted_probabilities_unchanged():
-    """No second softmax (REFERENCE 2.4 step 4): the scores NMS gets are the probabilities."""
+    """No second softmax (docs/method.md 2.4 step 4): the scores NMS gets are the probabilities."""
     head = _box_head(alpha=1.0).eval()
     head.fc_cls.moving_average.mean.copy_(torch.rand(16) + 0.1)
     feats = torch.rand(8, 4, 2, 2)
@@ -241,11 +241,11 @@ def test_every_shipped_config_builds_with_the_reference_settings():
         inner = train.get("dataset", train)
         assert inner.type == ("LVISV1Dataset" if v1 else "LVISV05Dataset")
         assert inner.ann_file.startswith(det.default_root())
-        if htc:  # the authors' schedule and test settings (REFERENCE 2.5, 3)
+        if htc:  # the authors' schedule and test settings (docs/method.md 2.5, 3)
             assert cfg.runner.max_epochs == 20 and cfg.lr_config.step == [16, 19]
             assert cfg.model.test_cfg.rcnn.max_per_img == 300
             assert cfg.model.test_cfg.rcnn.score_thr == (1e-5 if v1 else 0.0)
-            ratio = 0 if v1 else 2  # lvis_old: RoIAlign sample_num 2 (REFERENCE 3)
+            ratio = 0 if v1 else 2  # lvis_old: RoIAlign sample_num 2 (docs/method.md 3)
             for extractor in ("bbox_roi_extractor", "mask_roi_extractor"):
                 assert cfg.model.roi_head[extractor].roi_layer.sampling_ratio == ratio, name
                 built = getattr(model.roi_head, extractor)
@@ -284,31 +284,9 @@ def lvis_data(tmp_path_factory):
     return make_synthetic_lvis(root, num_classes=6, train_images=8, val_images=6)
 
 
-def _noisy_detections(gt_file, seed=0):
-    """Detections made from the ground truth: jittered boxes and masks, random scores, false positives."""
-    from pycocotools import mask as mask_utils
-
-    rng = np.random.default_rng(seed)
-    gt = json.loads(gt_file.read_text())
-    images = {i["id"]: i for i in gt["images"]}
-    cats = [c["id"] for c in gt["categories"]]
-    dets = []
-    for a in gt["annotations"]:
-        for _ in range(2):
-            x, y, w, h = np.array(a["bbox"]) + rng.normal(0, 3, 4)
-            img = images[a["image_id"]]
-            cat = a["category_id"] if rng.random() < 0.8 else int(rng.choice(cats))
-            poly = np.array(a["segmentation"][0]) + rng.normal(0, 2, len(a["segmentation"][0]))
-            rle = mask_utils.merge(mask_utils.frPyObjects([poly.tolist()], img["height"], img["width"]))
-            rle["counts"] = rle["counts"].decode()
-            dets.append({"image_id": a["image_id"], "category_id": cat, "bbox": [float(x), float(y), max(float(w), 1), max(float(h), 1)],
-                         "score": float(rng.random()), "segmentation": rle})
-    return dets
-
-
 @pytest.mark.parametrize("iou_type", ["bbox", "segm"])
 def test_lvis_api_and_faster_coco_eval_agree(lvis_data, iou_type):
-    dets = _noisy_detections(lvis_data["val"])
+    dets = noisy_detections(lvis_data["val"])
     ref = evaluate_lvis(lvis_data["val"], dets, iou_type, backend="lvis")
     fast = evaluate_lvis(lvis_data["val"], dets, iou_type, backend="faster")
     assert set(ref) == set(METRICS) == set(fast)
@@ -330,7 +308,7 @@ def test_mmdet_lvis_evaluate_runs_on_current_numpy(lvis_data):
     names = tuple(c["name"] for c in json.loads(lvis_data["val"].read_text())["categories"])
     ds = LVISV1Dataset(str(lvis_data["val"]), pipeline=[], classes=names, img_prefix=str(lvis_data["root"]) + "/images/",
                        test_mode=True)
-    dets = _noisy_detections(lvis_data["val"])
+    dets = noisy_detections(lvis_data["val"])
     results = []
     for img_id in ds.img_ids:  # mmdet's format: per image, per class, an (n, 5) array x1 y1 x2 y2 score
         per_class = [np.zeros((0, 5), dtype=np.float32) for _ in names]
@@ -447,7 +425,7 @@ def test_lvis_runs_fill_the_paper_tables(tiny_runs, tmp_path):
     """run.json has the classification shape: load_runs reads it, Tables 4/5 and the LVIS summary render it."""
     import shutil
 
-    from ltkit import results
+    from ltkit import reports, results
 
     rec = tiny_runs["lvis_v1/htc_without_semantic_r101_fpn_20e_tde"]
     src = __import__("pathlib").Path(rec["params"]["output_dir"]) / "run.json"
@@ -471,7 +449,7 @@ def test_lvis_runs_fill_the_paper_tables(tiny_runs, tmp_path):
     off = t5[(t5.method == "De-confound-TDE, BG-exempted False") & (t5.column == "AP")].iloc[0]
     assert off.ours_mean == pytest.approx(rec["metrics"]["tde_without_bg_exemption"]["AP"]) and off.paper == 23.4
     assert "De-confound (no TDE)" in set(t5.method)
-    written = results.write_tables(tmp_path / "results", tmp_path / "tables")
+    written = reports.write_tables(tmp_path / "results", tmp_path / "tables")
     assert {"table4.md", "table5.tex", "lvis_summary.md"} <= set(written)
     summary = (tmp_path / "tables" / "lvis_summary.md").read_text()
     assert "htc_without_semantic_r101_fpn_20e" in summary and "De-confound-TDE" in summary
@@ -503,21 +481,22 @@ def test_train_lvis_notebook_then_tables_and_figures(tmp_path):
     assert (tmp_path / "f" / "lvis_v1.0_mask_rcnn_r50_fpn_1x_ap.png").stat().st_size > 10_000
 
 
-def test_notebook_parameters_are_checked(tmp_path):
-    from ltkit.detection.run import run_from_parameters, torchrun_command
+def test_multi_gpu_run_needs_the_gpus():
+    from ltkit.config import LVISRunConfig
+    from ltkit.detection.run import run
 
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['confg'\]; valid parameters: config, work_dir"):
-        run_from_parameters({"confg": "x"}, before_injection=set())
-    with pytest.raises(ValueError, match="shipped:"):
-        run_from_parameters({"config": "lvis_v1/nope"})
+    if torch.cuda.is_available():
+        pytest.skip("has CUDA")
     with pytest.raises(ValueError, match="gpus: 2 requested, 0 CUDA"):
-        run_from_parameters({"gpus": 2}) if not torch.cuda.is_available() else pytest.skip("has CUDA")
-    cmd = torchrun_command(8, "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w", alpha=1.0, evaluations=["tde"],
-                           data_root="/d", options={"optimizer.lr": 0.01})
-    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=8"]
-    assert cmd[5:10] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
-    assert cmd[cmd.index("--alpha") + 1] == "1.0" and cmd[cmd.index("--evaluations") + 1] == "tde"
-    assert cmd[cmd.index("--cfg-options") + 1] == "optimizer.lr=0.01"
+        run(LVISRunConfig(gpus=2))
+
+
+def test_box_head_defaults_live_in_tde_classifier():
+    from ltkit.detection.head import head_default
+
+    assert head_default("alpha") == 1.5 and head_default("classifier") == "causal_norm"
+    with pytest.raises(ValueError, match="'alhpa' is not a TDE box-head setting"):
+        head_default("alhpa")
 
 
 def test_lvis_batch_runs_then_skips(tmp_path):

@@ -47,7 +47,7 @@ def test_imagenet_lt_layout_runs(tiny_imagenet_lt, tmp_path, num_workers, jpeg_d
     assert rec["metrics"]["tde"]["alpha"] == 3.0
     # all three classes have < 20 training images: every score lands in "few"
     assert rec["metrics"]["plain"]["many"] is None and rec["metrics"]["plain"]["few"] is not None
-    # lr_scaled momentum (REFERENCE 1.5): one epoch of a 1-epoch cosine runs at lr 0 -> mu = 1
+    # lr_scaled momentum (docs/method.md 1.5): one epoch of a 1-epoch cosine runs at lr 0 -> mu = 1
     hist = pd.read_csv(run_dir / "history.csv")
     assert hist.lr.tolist() == [0.0] and hist.mu.tolist() == [1.0]
 

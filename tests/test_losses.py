@@ -86,7 +86,7 @@ def test_focal_value_and_detached_factor():
     out = create_loss("focal", class_counts=COUNTS, focal_gamma=2.0)(logits, y)
     torch.testing.assert_close(out, (-(1 - p_t) ** 2 * torch.log(p_t)).mean())
     (g,) = torch.autograd.grad(out, logits)
-    # the authors' focal factor is a constant for autograd (REFERENCE 1.6)
+    # the authors' focal factor is a constant for autograd (docs/method.md 1.6)
     lg = logits.detach().clone().requires_grad_(True)
     p_t2 = torch.softmax(lg, 1)[torch.arange(6), y]
     manual = (-(1 - p_t2.detach()) ** 2 * torch.log(p_t2)).mean()

@@ -95,7 +95,7 @@ def test_bad_parameter_fails_in_the_first_cell(tmp_path, kernel, bad, message):
     with pytest.raises(papermill.PapermillExecutionError, match=message) as e:
         execute("train_classification", tmp_path / "bad.ipynb", kernel, **{**TINY, "output_dir": str(tmp_path / "r"), **bad})
     # parameters (1), injected parameters (2), then the validating cell, before any training
-    assert e.value.exec_count == 3 and "run_config(globals(), _before_injection)" in e.value.source
+    assert e.value.exec_count == 3 and "RunConfig.from_namespace(globals(), _before_injection)" in e.value.source
     assert not (tmp_path / "r").exists()
 
 
@@ -138,8 +138,12 @@ def test_tables_and_figures_notebooks(trained, tmp_path, kernel):
             "synthetic_lt-r30_cosine.png", "synthetic_lt-r30_shot_groups.pdf"} <= names
 
 
-def test_train_classification_parameters_cell_is_every_runconfig_field():
-    from ltkit.notebook import parameters_source
+@pytest.mark.parametrize("notebook, schema", [("train_classification", "RunConfig"), ("train_lvis", "LVISRunConfig")])
+def test_parameters_cell_is_generated_from_the_schema(notebook, schema):
+    import ltkit.config
 
-    nb = nbformat.read(ROOT / "notebooks" / "train_classification.ipynb", as_version=4)
-    assert nb.cells[1].source == parameters_source()
+    nb = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    cls = getattr(ltkit.config, schema)
+    assert nb.cells[1].source == cls.parameters_source()
+    assert nb.cells[1].metadata.tags == ["parameters", f"schema:{'lvis' if schema == 'LVISRunConfig' else 'classification'}"]
+    assert f"{schema}.from_namespace(globals(), _before_injection)" in nb.cells[2].source

@@ -1,4 +1,4 @@
-"""ltkit.tde against the formulas of REFERENCE.md 1.4, 1.5 and 2.4, written out independently
+"""ltkit.tde against the formulas of docs/method.md 1.4, 1.5 and 2.4, written out independently
 (per-sample, per-class, per-head loops in float64 NumPy)."""
 
 import math
@@ -38,7 +38,7 @@ def _data(D, B=5, C=7, seed=0, nonneg=True):
 
 
 def ref_logits(x, w, c, K, tau, gamma, alpha=None):
-    """REFERENCE 1.4 element by element: z_i = tau/K sum_k <x^k/|x^k|, w_i^k/(|w_i^k|+gamma)>,
+    """docs/method.md 1.4 element by element: z_i = tau/K sum_k <x^k/|x^k|, w_i^k/(|w_i^k|+gamma)>,
     TDE_i = tau/K sum_k <x_hat^k - alpha cos_k c_hat^k, w_hat_i^k>."""
     B, D = x.shape
     C = w.shape[0]
@@ -96,7 +96,7 @@ def test_alpha_zero_and_zero_mean_feature_give_plain_logits():
 
 
 def test_logits_bounded_by_tau():
-    # a sanity bound (the exact values: test_causal_norm_logits_match_reference): |z_i| < tau because ||w_hat|| < 1 when gamma > 0 (REFERENCE 1.4)
+    # a sanity bound (the exact values: test_causal_norm_logits_match_reference): |z_i| < tau because ||w_hat|| < 1 when gamma > 0 (docs/method.md 1.4)
     x, w, _ = (torch.tensor(a) for a in _data(16, B=50, C=20, seed=4, nonneg=False))
     z = causal_norm_logits(x, w, num_head=4, tau=16.0, gamma=1 / 32)
     assert z.abs().max() < 16.0
@@ -150,7 +150,7 @@ def test_background_exempted_matches_reference(background):
     got = background_exempted(torch.tensor(z), torch.tensor(t), background=background).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10)
     np.testing.assert_allclose(got.sum(1), 1.0, rtol=1e-12)  # still a distribution
-    # the authors' form with their 1e-10 terms (REFERENCE 2.4) differs by about 1e-10 / (1 - q_bg)
+    # the authors' form with their 1e-10 terms (docs/method.md 2.4) differs by about 1e-10 / (1 - q_bg)
     fg = [i for i in range(5) if i != bg]
     authors = expected.copy()
     q_fg = q[:, fg].sum(1, keepdims=True)
@@ -181,7 +181,7 @@ def test_moving_average_update_rule():
     for _ in range(5):
         f = rng.normal(size=(3, 4))
         ma.update(torch.tensor(f, dtype=torch.float32, requires_grad=True))
-        c = 0.9 * c + f.mean(0)  # no (1 - mu) factor (REFERENCE 1.5)
+        c = 0.9 * c + f.mean(0)  # no (1 - mu) factor (docs/method.md 1.5)
     np.testing.assert_allclose(ma.mean.numpy(), c, rtol=1e-5)
     assert not ma.mean.requires_grad
     ma.update(torch.ones(2, 4), mu=1.0)  # mu = 1: pure accumulation
@@ -189,7 +189,7 @@ def test_moving_average_update_rule():
 
 
 def test_mu_from_lr_matches_reference_table():
-    # REFERENCE 1.5 table: ImageNet-LT cosine schedule, lr0 = 0.2, 90 epochs, lr_e = 0.1 (1 + cos(pi e / 90))
+    # docs/method.md 1.5 table: ImageNet-LT cosine schedule, lr0 = 0.2, 90 epochs, lr_e = 0.1 (1 + cos(pi e / 90))
     def lr(e):
         return 0.1 * (1 + math.cos(math.pi * e / 90))
 
@@ -198,12 +198,13 @@ def test_mu_from_lr_matches_reference_table():
         assert mu_from_lr(lr(e)) == pytest.approx(mu, abs=1e-5)
 
 
-def test_counterfactual_direction_is_the_alpha_term_of_tde():
-    from ltkit.tde import alpha_from_cosines, counterfactual_direction
+def test_counterfactual_terms_are_the_alpha_term_of_tde():
+    from ltkit.tde import alpha_from_cosines, counterfactual_terms
 
     g = torch.Generator().manual_seed(3)
     x, w, c = torch.randn(7, 12, generator=g).double(), torch.randn(5, 12, generator=g).double(), torch.randn(12, generator=g).double()
-    cos, direction = counterfactual_direction(x, w, c, num_head=3, gamma=0.1)
+    cos, proj = counterfactual_terms(x, w, c, num_head=3, gamma=0.1)
+    direction = cos @ proj
     z = causal_norm_logits(x, w, num_head=3, tau=16.0, gamma=0.1)
     for alpha in (0.0, 0.7, 2.5):
         torch.testing.assert_close(z - alpha * 16.0 / 3 * direction,

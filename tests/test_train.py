@@ -1,4 +1,4 @@
-"""Schedules against REFERENCE.md 1.2, and the loop: resume, records, two-stage."""
+"""Schedules against docs/method.md 1.2, and the loop: resume, records, two-stage."""
 
 import json
 import math
@@ -24,7 +24,7 @@ def test_warmup_multistep_matches_reference_values():
 
 
 def test_cosine_is_torch_scheduler_stepped_before_each_epoch():
-    # the authors call scheduler.step() at the start of every epoch (REFERENCE 1.2)
+    # the authors call scheduler.step() at the start of every epoch (docs/method.md 1.2)
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=0.2)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=90, eta_min=0.0)
@@ -135,8 +135,8 @@ def test_records_from_before_a_field_existed_count_as_its_default(tmp_path):
     ltkit.run(cfg, log=logs.append)
     assert "complete already" in logs[0]
     from ltkit.batch import RunSpec, run_state
-    assert run_state(RunSpec(name="r", parameters={}, config={"pipeline": "batched"}, output_dir=str(run_dir))) == "complete"
-    assert run_state(RunSpec(name="r", parameters={}, config={"pipeline": "torchvision"}, output_dir=str(run_dir))) == "stale"
+    assert run_state(RunSpec(name="r", parameters={}, config=cfg, output_dir=str(run_dir))) == "complete"
+    assert run_state(RunSpec(name="r", parameters={}, config=cfg.replace(pipeline="torchvision"), output_dir=str(run_dir))) == "stale"
     # a checkpoint without the field resumes; one with another value is refused
     ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     del ck["config"]["pipeline"]

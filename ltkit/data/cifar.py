@@ -1,6 +1,6 @@
 """CIFAR-10-LT / CIFAR-100-LT, read straight from the standard "python version" pickles.
 
-REFERENCE.md 1.8: train = a long-tailed subset of the 50k train images (exponential profile,
+docs/method.md 1.8: train = a long-tailed subset of the 50k train images (exponential profile,
 n_max = 50000 / C, class 0 the head); test = the full balanced 10k test set. The subset is
 seeded (``seed``) where the authors' code used the unseeded global NumPy RNG.
 

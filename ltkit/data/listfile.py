@@ -1,4 +1,4 @@
-"""ImageNet-LT and Places-LT: image files listed in the authors' split files (REFERENCE.md 1.8).
+"""ImageNet-LT and Places-LT: image files listed in the authors' split files (docs/method.md 1.8).
 
 Each line of a split file is ``<relative path> <int label>``; the path is joined to the image
 root. The split files come from the OLTR / Decoupling / De-confound-TDE releases
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -46,24 +46,30 @@ def read_list_file(path: PathLike) -> Tuple[List[str], np.ndarray]:
     anything else raises ``ValueError`` naming the file and the 1-based line number.
     """
     path = Path(path)
+    with open(path, "r", encoding="utf-8") as f:
+        return parse_list_lines(f, str(path))
+
+
+def parse_list_lines(lines: Iterable[str], where: str) -> Tuple[List[str], np.ndarray]:
+    """The rule of :func:`read_list_file` on lines from anywhere (a file, a download); ``where``
+    names their source in errors (``<where>:<line number>: ...``)."""
     paths: List[str] = []
     labels: List[int] = []
-    with open(path, "r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.rsplit(None, 1)
-            if len(parts) != 2:
-                raise ValueError(f"{path}:{lineno}: expected '<relative path> <int label>', got {line!r}")
-            try:
-                label = int(parts[1])
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: label {parts[1]!r} is not an integer (line {line!r})") from None
-            if label < 0:
-                raise ValueError(f"{path}:{lineno}: label {label} is negative")
-            paths.append(parts[0])
-            labels.append(label)
+    for lineno, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.rsplit(None, 1)
+        if len(parts) != 2:
+            raise ValueError(f"{where}:{lineno}: expected '<relative path> <int label>', got {line!r}")
+        try:
+            label = int(parts[1])
+        except ValueError:
+            raise ValueError(f"{where}:{lineno}: label {parts[1]!r} is not an integer (line {line!r})") from None
+        if label < 0:
+            raise ValueError(f"{where}:{lineno}: label {label} is negative")
+        paths.append(parts[0])
+        labels.append(label)
     return paths, np.asarray(labels, dtype=np.int64)
 
 

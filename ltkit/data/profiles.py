@@ -1,6 +1,6 @@
 """Long-tail class-count profiles, shot groups and seeded long-tailed subsets.
 
-REFERENCE.md 1.8 (the exponential CIFAR-LT profile of BBN/LDAM) and 1.9 (shot groups).
+docs/method.md 1.8 (the exponential CIFAR-LT profile of BBN/LDAM) and 1.9 (shot groups).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def shot_groups(train_counts: Sequence[int], many: int = 100, few: int = 20) -> 
     """'many' / 'medium' / 'few' for each class from its number of training images.
 
     many: n > ``many``; few: n < ``few``; medium: ``few`` <= n <= ``many`` (both thresholds
-    fall into medium, REFERENCE.md 1.9).
+    fall into medium, docs/method.md 1.9).
     """
     counts = np.asarray(train_counts)
     if counts.ndim != 1:

@@ -30,7 +30,7 @@ def epoch_indices(labels: Sequence[int], num_samples: int, rng: np.random.Genera
 
     - ``'instance'``: a random permutation of all indices (several concatenated when
       ``num_samples`` exceeds the dataset), cut to ``num_samples``.
-    - ``'class_balanced'``: Decoupling's ``ClassAwareSampler`` (REFERENCE.md 1.6). Classes are
+    - ``'class_balanced'``: Decoupling's ``ClassAwareSampler`` (docs/method.md 1.6). Classes are
       visited in a cycling order that is reshuffled at every wrap; each visit takes
       ``samples_per_class`` consecutive items from that class's own cycling index list, which
       is also reshuffled at every wrap. Classes without images are never visited.

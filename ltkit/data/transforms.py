@@ -2,7 +2,7 @@
 
 ``augment_batch`` = torchvision's ``RandomCrop(H, padding=4)`` (zero padding) +
 ``RandomHorizontalFlip()`` + ``ToDtype(float32, scale=True)`` + ``Normalize(mean, std)``
-(REFERENCE.md 1.8), applied to a whole batch with tensor ops: one gather does crop and flip.
+(docs/method.md 1.8), applied to a whole batch with tensor ops: one gather does crop and flip.
 """
 
 from __future__ import annotations

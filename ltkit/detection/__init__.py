@@ -13,8 +13,6 @@ extra: ``make install-lvis`` (README).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 try:
     import mmcv
     import mmdet
@@ -30,6 +28,7 @@ if not mmdet.__version__.startswith("2.") or not mmcv.__version__.startswith("1.
         f"mmcv {mmcv.__version__}; `make install-lvis` installs the tested pair (2.28.2, 1.7.2)"
     )
 
+from ..config import LVIS_CONFIG_DIR, lvis_config_path, lvis_configs  # noqa: E402
 from .data import default_root, lvis_data, set_data_root  # noqa: E402
 from .evaluation import METRICS, evaluate_lvis, patch_lvis_api  # noqa: E402
 from .head import TDEClassifier, TDEConvFCBBoxHead, TDEShared2FCBBoxHead, set_tde, tde_heads  # noqa: E402
@@ -40,7 +39,10 @@ try:
 except ImportError:  # the LVIS API is optional for training; evaluate_lvis says so when it is needed
     pass
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+CONFIG_DIR = LVIS_CONFIG_DIR
+#: the shipped configs (``ltkit.config.lvis_configs``) and a config by name (``lvis_config_path``)
+list_configs = lvis_configs
+config_path = lvis_config_path
 
 __all__ = [
     "CONFIG_DIR", "METRICS", "TDEClassifier", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead",
@@ -48,24 +50,3 @@ __all__ = [
     "config_path", "list_configs", "default_root", "lvis_data", "set_data_root",
     "evaluate_lvis", "set_tde", "tde_heads",
 ]
-
-
-def list_configs() -> list:
-    """The shipped configs, as ``<lvis version>/<name>`` without ``.py``."""
-    return sorted(
-        str(p.relative_to(CONFIG_DIR).with_suffix(""))
-        for p in CONFIG_DIR.glob("*/*.py")
-        if not p.parent.name.startswith("_")
-    )
-
-
-def config_path(config: str) -> Path:
-    """A shipped config by name (``lvis_v1/mask_rcnn_r50_fpn_1x_tde``), or any existing file path."""
-    p = Path(config)
-    if p.suffix == ".py" and p.is_file():
-        return p
-    shipped = CONFIG_DIR / (config[:-3] if config.endswith(".py") else config)
-    shipped = shipped.with_suffix(".py")
-    if shipped.is_file():
-        return shipped
-    raise ValueError(f"config {config!r} is neither a file nor a shipped config; shipped: {', '.join(list_configs())}")

@@ -1,7 +1,7 @@
 """Pieces the shipped LVIS configs share, so that each setting is written once.
 
 The configs import these (mmcv keeps only plain values in a config, not the functions). The
-causal-norm settings are the authors' (REFERENCE.md 2.2): K = 2, tau = 16, gamma = 1/32,
+causal-norm settings are the authors' (docs/method.md 2.2): K = 2, tau = 16, gamma = 1/32,
 alpha = 1.5, background-exempted inference; ``mu`` is 0.9998 for LVIS v1.0 (their constant
 1 - 0.1 x 0.002) and 0.9 for v0.5 (``lvis_old``).
 """
@@ -12,7 +12,7 @@ from typing import Optional
 
 __all__ = ["causal_box_head", "htc_bbox_heads", "htc_mask_heads"]
 
-#: HTC's three stages' box-regression target stds (REFERENCE 2.5)
+#: HTC's three stages' box-regression target stds (docs/method.md 2.5)
 HTC_TARGET_STDS = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067])
 
 

@@ -26,10 +26,12 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
+from ..config import LVIS_BACKENDS
+
 __all__ = ["METRICS", "BACKENDS", "numpy_aliases", "patch_lvis_api", "evaluate_lvis", "top_k_per_image"]
 
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf")
-BACKENDS = ("lvis", "faster")
+BACKENDS = LVIS_BACKENDS
 _ALIASES = ("float", "int", "bool", "object")
 _FASTER_KEYS = {"AP_all": "AP", "AP_50": "AP50", "AP_75": "AP75", "AP_small": "APs", "AP_medium": "APm",
                 "AP_large": "APl", "APr": "APr", "APc": "APc", "APf": "APf"}

@@ -1,4 +1,4 @@
-"""The De-confound-TDE box head for mmdetection 2.x (REFERENCE.md 2.2-2.4).
+"""The De-confound-TDE box head for mmdetection 2.x (docs/method.md 2.2-2.4).
 
 ``TDEConvFCBBoxHead`` is mmdet's ``ConvFCBBoxHead`` whose ``fc_cls`` is replaced by a
 :class:`TDEClassifier`: an ``ltkit`` multi-head normalized classifier over C + 1 columns
@@ -11,11 +11,11 @@ What differs from the authors' port, each on purpose:
   background_exempted, background``), not a class constant shared by every ConvFC head.
 * The moving average is taken over **foreground** RoIs (label < num_classes). The authors'
   mmdet 2.x port kept ``label > 0``, which in mmdet 2.x takes every background RoI and drops
-  foreground class 0 (REFERENCE 2.3). It is averaged over all ranks' foreground RoIs under
+  foreground class 0 (docs/method.md 2.3). It is averaged over all ranks' foreground RoIs under
   distributed training, so every rank holds the same one; a step with no foreground RoI on
   any rank leaves it unchanged.
 * Test time with background exemption outputs probabilities, and :meth:`get_bboxes` hands
-  them to NMS as they are: no second softmax (REFERENCE 2.4 step 4). Cascade/HTC average the
+  them to NMS as they are: no second softmax (docs/method.md 2.4 step 4). Cascade/HTC average the
   stages' probabilities first, as the authors' code does.
 * Norms are clamped at 1e-12 (``ltkit.tde``) instead of adding 1e-9; for any non-zero vector
   the two differ by about 1e-9 relative.
@@ -27,6 +27,7 @@ training a TDE head under a stock RoI head raises an error that says so.
 from __future__ import annotations
 
 import math
+import inspect
 from contextlib import contextmanager
 from typing import Iterable, Optional
 
@@ -38,7 +39,7 @@ from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from ..models.classifiers import tde_classifiers, tde_settings
 from ..tde import MovingAverageFeature, background_exempted, causal_norm_logits, tde_logits
 
-__all__ = ["TDEClassifier", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead", "set_tde", "tde_heads", "roi_labels"]
+__all__ = ["TDEClassifier", "head_default", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead", "set_tde", "tde_heads", "roi_labels"]
 
 #: the classifiers the box head accepts (TDE needs a normalized one): ``ltkit.models``' registry decides
 TDE_CLASSIFIERS = tde_classifiers()
@@ -46,6 +47,13 @@ TDE_CLASSIFIERS = tde_classifiers()
 
 #: the box head's config keys that configure its TDEClassifier
 TDE_KEYS = ("classifier", "num_head", "tau", "gamma", "alpha", "mu", "tde", "background_exempted", "background")
+
+
+def head_default(key: str):
+    """``TDEClassifier``'s default for one of ``TDE_KEYS`` (where the box head's defaults live)."""
+    if key not in TDE_KEYS:
+        raise ValueError(f"{key!r} is not a TDE box-head setting; those are: {', '.join(TDE_KEYS)}")
+    return inspect.signature(TDEClassifier.__init__).parameters[key].default
 
 
 class TDEClassifier(nn.Module):
@@ -90,7 +98,7 @@ class TDEClassifier(nn.Module):
         settings = tde_settings(classifier, num_head=num_head, tau=tau, gamma=gamma)
         self.feature_norm = settings["feature_norm"]
         self.num_head, self.tau, self.gamma = settings["num_head"], settings["tau"], settings["gamma"]
-        bound = 1.0 / math.sqrt(in_features)  # the authors' U(+-1/sqrt(D)) (REFERENCE 2.2)
+        bound = 1.0 / math.sqrt(in_features)  # the authors' U(+-1/sqrt(D)) (docs/method.md 2.2)
         self.weight = nn.Parameter(torch.empty(num_classes + 1, in_features).uniform_(-bound, bound))
         self.moving_average = MovingAverageFeature(in_features, mu=mu)
         self.alpha = float(alpha)
@@ -145,7 +153,7 @@ class TDEClassifier(nn.Module):
 class TDEConvFCBBoxHead(ConvFCBBoxHead):
     """``ConvFCBBoxHead`` with the De-confound(-TDE) classifier as ``fc_cls``.
 
-    Extra config keys (defaults = the authors' LVIS v1.0 constants, REFERENCE 2.2):
+    Extra config keys (defaults = the authors' LVIS v1.0 constants, docs/method.md 2.2):
     ``classifier`` ("causal_norm"; "cosine" and "capsule" give the paper's Cosine-TDE and
     Capsule-TDE rows), ``num_head`` 2, ``tau`` 16, ``gamma`` 1/32, ``alpha`` 1.5, ``mu``
     0.9998, ``tde`` True (TDE at test; False is the "De-confound" row), ``background_exempted``
@@ -162,7 +170,7 @@ class TDEConvFCBBoxHead(ConvFCBBoxHead):
             raise ValueError("TDEConvFCBBoxHead needs a softmax classification loss (C + 1 columns)")
         self.fc_cls = TDEClassifier(self.cls_last_dim, self.num_classes, **tde_settings)
         # keep the classifier's own U(+-1/sqrt(D)) init: drop mmdet's Normal(0.01) for fc_cls
-        # (the authors skip it for the causal head too, REFERENCE 2.1)
+        # (the authors skip it for the causal head too, docs/method.md 2.1)
         if isinstance(self.init_cfg, list):
             self.init_cfg = [c for c in self.init_cfg if not _overrides(c, "fc_cls")]
 

@@ -4,7 +4,7 @@ Each is mmdet's own RoI head with ``_bbox_forward_train`` wrapped: the labels of
 RoIs are computed from the sampling results (positives' gt labels, then background) and given
 to the TDE box head for that one forward. With any other box head they behave exactly like
 the stock ones. The authors passed labels only in HTC, so their Mask R-CNN and Cascade
-configs could not train (REFERENCE 2.1); these three cover all of them.
+configs could not train (docs/method.md 2.1); these three cover all of them.
 """
 
 from __future__ import annotations

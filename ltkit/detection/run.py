@@ -28,26 +28,21 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import torch
 
 from .. import distributed as dist
-from ..notebook import LVIS_PARAMETERS
+from ..config import LVIS_EVALUATIONS, LVISRunConfig, lvis_config_path
 from ..utils import write_json, write_text
-from . import config_path
 from .data import check_data, dataset_cfg, dataset_version, set_data_root
 from .evaluation import METRICS, evaluate_lvis
-from .head import set_tde, tde_heads
+from .head import head_default, set_tde, tde_heads
 
-__all__ = ["EVALUATIONS", "load_config", "shrink", "train", "evaluate", "run_lvis", "latest_checkpoint"]
+__all__ = ["EVALUATIONS", "load_config", "shrink", "train", "evaluate", "run", "run_lvis", "latest_checkpoint"]
 
-#: test-time variants: name -> (tde, background_exempted)
-EVALUATIONS = {
-    "plain": (False, None),
-    "tde": (True, True),
-    "tde_without_bg_exemption": (True, False),
-}
+#: test-time variants: name -> (tde, background_exempted); defined with the LVIS schema
+EVALUATIONS = LVIS_EVALUATIONS
 
 
 def _walk(node, fn):
@@ -133,7 +128,7 @@ def load_config(
     import mmcv
     from mmcv import Config
 
-    cfg = Config.fromfile(str(config_path(config)))
+    cfg = Config.fromfile(str(lvis_config_path(config)))
     if data_root:
         set_data_root(cfg, data_root)
     if tiny:
@@ -300,27 +295,41 @@ def _family(config: str) -> str:
     return name
 
 
-def run_lvis(
-    config: str,
-    work_dir,
-    *,
-    data_root: Optional[str] = None,
-    evaluations: Optional[Sequence[str]] = None,
-    alpha: Optional[float] = None,
-    eval_only: Optional[str] = None,
-    tiny: bool = False,
-    max_epochs: Optional[int] = None,
-    samples_per_gpu: Optional[int] = None,
-    seed: int = 0,
-    backend: str = "lvis",
-    options: Optional[Dict[str, Any]] = None,
-) -> Optional[Dict[str, Any]]:
+def run_lvis(config: str, work_dir, **params: Any) -> Optional[Dict[str, Any]]:
+    """:func:`run` for ``LVISRunConfig(config=config, work_dir=work_dir, **params)`` (a bad parameter
+    raises ``ValueError`` naming it)."""
+    return run(LVISRunConfig(config=str(config), work_dir=str(work_dir), **params))
+
+
+def run(cfg: LVISRunConfig) -> Optional[Dict[str, Any]]:
     """Train (unless ``eval_only`` names a checkpoint), evaluate each variant, write ``run.json``.
 
     ``evaluations`` default: ``plain`` for a stock box head; ``plain``, ``tde`` and
-    ``tde_without_bg_exemption`` for a TDE head. ``alpha`` overrides the config's at test time.
+    ``tde_without_bg_exemption`` for a TDE head. ``alpha`` overrides the box head's at test time.
+    ``synthetic`` first writes a tiny synthetic LVIS-format dataset at ``data_root``. With
+    ``gpus > 1`` outside torchrun, the run is started under torchrun and its record read back.
     Returns the run record (None on ranks other than 0).
     """
+    if not isinstance(cfg, LVISRunConfig):
+        raise TypeError(f"run() takes an LVISRunConfig, got {type(cfg).__name__}")
+    cfg = cfg.replace(work_dir=cfg.resolved_work_dir)
+    if cfg.synthetic and not dist.under_torchrun():
+        from .synthetic import make_synthetic_lvis
+
+        make_synthetic_lvis(cfg.data_root)
+    if cfg.gpus > 1 and not dist.under_torchrun():
+        import subprocess
+
+        from ..results import read_run
+
+        if torch.cuda.device_count() < cfg.gpus:
+            raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
+        subprocess.run(dist.torchrun_command(cfg.replace(synthetic=False)), check=True)
+        return read_run(cfg.work_dir)
+    return _run(cfg)
+
+
+def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
     import mmcv
     import mmdet
 
@@ -328,23 +337,21 @@ def run_lvis(
 
     t0 = time.time()
     _join_torchrun()
-    work_dir = Path(work_dir)
-    cfg = load_config(config, data_root=data_root, work_dir=str(work_dir), tiny=tiny, max_epochs=max_epochs,
-                      samples_per_gpu=samples_per_gpu, options=options)
+    work_dir = Path(c.work_dir)
+    config, evaluations, alpha, backend = c.config, c.evaluations, c.alpha, c.backend
+    cfg = load_config(config, data_root=c.data_root or None, work_dir=str(work_dir), tiny=c.tiny,
+                      max_epochs=c.max_epochs, samples_per_gpu=c.samples_per_gpu, options=c.cfg_options or None)
     has_tde = "TDE" in str(cfg.model.roi_head.get("type", ""))
     if evaluations is None:
         evaluations = list(EVALUATIONS) if has_tde else ["plain"]
-    unknown = [e for e in evaluations if e not in EVALUATIONS]
-    if unknown:
-        raise ValueError(f"evaluations: {unknown} are not among {', '.join(EVALUATIONS)}")
     if not has_tde and any(EVALUATIONS[e][0] for e in evaluations):
         raise ValueError(f"config {config} has a plain box head; only the 'plain' evaluation applies")
     heads = cfg.model.roi_head.bbox_head
     head0 = heads[0] if isinstance(heads, (list, tuple)) else heads
-    alpha_used = float(alpha) if alpha is not None else float(head0.get("alpha", 1.5)) if has_tde else None
+    alpha_used = (float(alpha) if alpha is not None else float(head0.get("alpha", head_default("alpha")))) if has_tde else None
 
     t_train = time.time()
-    checkpoint = Path(eval_only) if eval_only else train(cfg, seed=seed)
+    checkpoint = Path(c.eval_only) if c.eval_only else train(cfg, seed=c.seed)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     train_s = time.time() - t_train
@@ -368,16 +375,17 @@ def run_lvis(
     if rank != 0:
         return None
     dataset = {"v1": "lvis_v1.0", "v0.5": "lvis_v0.5"}[dataset_version(cfg)]
-    classifier = head0.get("classifier", "causal_norm") if has_tde else "linear"
+    classifier = head0.get("classifier", head_default("classifier")) if has_tde else "linear"
     record = {
         "status": "complete",
         "run_name": work_dir.name,
         "task": "detection",
         "params": {
             "dataset": dataset, "config": str(config), "framework": _family(config), "classifier": classifier,
-            "data_root": data_root or "", "alpha": alpha_used, "eval_only": str(eval_only or ""), "tiny": bool(tiny),
+            "data_root": c.data_root, "alpha": alpha_used, "eval_only": c.eval_only, "tiny": c.tiny,
             "max_epochs": cfg.runner.get("max_epochs"), "samples_per_gpu": cfg.data.samples_per_gpu, "gpus": world,
-            "seed": seed, "backend": backend, "options": options or {}, "output_dir": str(work_dir),
+            "seed": c.seed, "backend": backend, "cfg_options": c.cfg_options, "evaluations": list(evaluations),
+            "output_dir": str(work_dir),
         },
         "environment": dict(environment(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
                             mmdet=mmdet.__version__, mmcv=mmcv.__version__),
@@ -388,69 +396,3 @@ def run_lvis(
     write_text(work_dir / "config.py", cfg.pretty_text + "\n")  # the resolved mmdet config, as run
     write_json(work_dir / "run.json", record)
     return record
-
-
-# ----------------------------------------------------------------------------- notebook glue
-#: train_lvis.ipynb's parameters and their defaults (defined in ltkit.notebook, which needs no mmdet)
-NOTEBOOK_PARAMETERS = LVIS_PARAMETERS
-
-
-def torchrun_command(gpus: int, config: str, work_dir, **kw) -> list:
-    """The ``torchrun`` command line that runs :func:`run_lvis` on ``gpus`` processes."""
-    import sys
-
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(gpus)}",
-           "-m", "ltkit.detection", "run", str(config), str(work_dir)]
-    flags = {"data_root": "--data-root", "alpha": "--alpha", "eval_only": "--eval-only", "max_epochs": "--max-epochs",
-             "samples_per_gpu": "--samples-per-gpu", "seed": "--seed", "backend": "--backend"}
-    for key, flag in flags.items():
-        if kw.get(key) not in (None, ""):
-            cmd += [flag, str(kw[key])]
-    if kw.get("evaluations"):
-        cmd += ["--evaluations", *kw["evaluations"]]
-    if kw.get("tiny"):
-        cmd.append("--tiny")
-    if kw.get("options"):
-        cmd += ["--cfg-options", *[f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in kw["options"].items()]]
-    return cmd
-
-
-def run_from_parameters(namespace: Dict[str, Any], before_injection=None) -> Dict[str, Any]:
-    """What train_lvis.ipynb runs: check its parameters, then :func:`run_lvis` (under torchrun for gpus > 1).
-
-    ``synthetic=True`` first writes a tiny synthetic LVIS-format dataset at ``data_root``
-    (smoke runs; pair it with ``tiny=True``). ``work_dir`` defaults to
-    ``results/runs/lvis/<config name>``.
-    """
-    import subprocess
-
-    from ..notebook import unknown_parameters
-    from ..results import read_run
-    from .evaluation import BACKENDS
-    from .synthetic import make_synthetic_lvis
-
-    if before_injection is not None:
-        unknown = [n for n in unknown_parameters(namespace, before_injection) if n not in NOTEBOOK_PARAMETERS]
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {unknown}; valid parameters: {', '.join(NOTEBOOK_PARAMETERS)}")
-    p = {k: namespace.get(k, v) for k, v in NOTEBOOK_PARAMETERS.items()}
-    config_path(p["config"])  # an unknown config fails here, listing the shipped ones
-    if not isinstance(p["gpus"], int) or p["gpus"] < 1:
-        raise ValueError(f"gpus: must be a positive integer, got {p['gpus']!r}")
-    if p["backend"] not in BACKENDS:
-        raise ValueError(f"backend: {p['backend']!r} is not one of {', '.join(BACKENDS)}")
-    if p["gpus"] > 1 and torch.cuda.device_count() < p["gpus"]:
-        raise ValueError(f"gpus: {p['gpus']} requested, {torch.cuda.device_count()} CUDA device(s) visible")
-    if p["synthetic"]:
-        if not p["data_root"]:
-            raise ValueError("synthetic=True needs a data_root to write the synthetic dataset to")
-        make_synthetic_lvis(p["data_root"])
-    work_dir = p["work_dir"] or str(Path("results/runs/lvis") / Path(p["config"]).stem)
-    kw = dict(data_root=p["data_root"] or None, evaluations=p["evaluations"], alpha=p["alpha"],
-              eval_only=p["eval_only"] or None, tiny=bool(p["tiny"]), max_epochs=p["max_epochs"],
-              samples_per_gpu=p["samples_per_gpu"], seed=int(p["seed"]), backend=p["backend"],
-              options=p["cfg_options"] or None)
-    if p["gpus"] > 1:
-        subprocess.run(torchrun_command(p["gpus"], p["config"], work_dir, **kw), check=True)
-        return read_run(work_dir)
-    return run_lvis(p["config"], work_dir, **kw)

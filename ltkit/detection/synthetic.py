@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from ..utils import atomic_write
 
-__all__ = ["make_synthetic_lvis"]
+__all__ = ["make_synthetic_lvis", "noisy_detections"]
 
 _FREQUENCIES = ("f", "c", "r")
 
@@ -121,3 +121,36 @@ def make_synthetic_lvis(
         atomic_write(path, lambda f, doc=doc: json.dump(doc, f))
         out[split] = path
     return out
+
+
+def noisy_detections(gt_file, per_object: int = 2, false_positives: int = 0, seed: int = 0) -> list:
+    """Detections made from an LVIS-format ground truth, for evaluator tests and benchmarks: each
+    object ``per_object`` times with a jittered box and mask, the right class 80 % of the time,
+    a random score; plus ``false_positives`` random boxes per image. Needs pycocotools."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(seed)
+    gt = json.loads(Path(gt_file).read_text())
+    images = {i["id"]: i for i in gt["images"]}
+    cats = [c["id"] for c in gt["categories"]]
+    dets = []
+
+    def add(image_id, cat, poly, box):
+        img = images[image_id]
+        rle = mask_utils.merge(mask_utils.frPyObjects([poly], img["height"], img["width"]))
+        rle["counts"] = rle["counts"].decode()
+        dets.append({"image_id": image_id, "category_id": int(cat), "bbox": [float(v) for v in box],
+                     "score": float(rng.random()), "segmentation": rle})
+
+    for a in gt["annotations"]:
+        for _ in range(per_object):
+            poly = (np.array(a["segmentation"][0]) + rng.normal(0, 2, len(a["segmentation"][0]))).tolist()
+            box = np.array(a["bbox"]) + rng.normal(0, 3, 4)
+            box[2:] = np.maximum(box[2:], 1)
+            add(a["image_id"], a["category_id"] if rng.random() < 0.8 else rng.choice(cats), poly, box)
+    for image_id, img in images.items():
+        for _ in range(false_positives):
+            x, y = rng.uniform(0, img["width"] - 10), rng.uniform(0, img["height"] - 10)
+            w, h = rng.uniform(4, img["width"] - x), rng.uniform(4, img["height"] - y)
+            add(image_id, rng.choice(cats), [x, y, x + w, y, x + w, y + h, x, y + h], [x, y, w, h])
+    return dets

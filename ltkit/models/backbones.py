@@ -3,10 +3,10 @@
 Every backbone is registered in ``BACKBONES`` under a name, holds no classifier, and has an
 int ``out_features`` (the feature dimension D). The features are non-negative (they come after
 a ReLU), so the causal classifier's cosines to the moving-average feature lie in [0, 1]
-(REFERENCE 1.4). Nothing is ever downloaded: every backbone starts from random weights.
+(docs/method.md 1.4). Nothing is ever downloaded: every backbone starts from random weights.
 
 ``resnet32`` is the BBN ResNet-32 used by the authors' CIFAR configs (``ResNet32Feature.py``,
-REFERENCE 1.7), layer for layer: a 3x3 stem (3 -> 16, stride 1, no bias) + BN + ReLU; three
+docs/method.md 1.7), layer for layer: a 3x3 stem (3 -> 16, stride 1, no bias) + BN + ReLU; three
 stages of 5 / 5 / **4** BasicBlocks with 16 / 32 / 64 channels (the first block of stages 2
 and 3 has stride 2); then two parallel BasicBlocks ``cb_block`` and ``rb_block`` (64 -> 64),
 both applied to the stage-3 output and concatenated, cb first, to 128 channels; adaptive
@@ -17,7 +17,7 @@ Linear weight, BN weight 1 / bias 0. Any input of at least 8 x 8 works (16 x 16 
 images, 32 x 32 CIFAR).
 
 ``resnext50_32x4d`` is torchvision's ResNeXt-50 32x4d with ``fc`` replaced by ``nn.Identity``
-(D = 2048). It matches the authors' ``ResNext50Feature`` (REFERENCE 1.7): [3, 4, 6, 3]
+(D = 2048). It matches the authors' ``ResNext50Feature`` (docs/method.md 1.7): [3, 4, 6, 3]
 bottlenecks, groups 32, width 4, the stride on the 3x3 grouped conv, 1x1-conv + BN downsample,
 fan-out kaiming conv init, BN 1 / 0, final ReLU kept. The one deliberate difference is the
 pooling: torchvision pools adaptively, where the authors use ``AvgPool2d(7)``, which crashes on
@@ -25,7 +25,7 @@ pooling: torchvision pools adaptively, where the authors use ``AvgPool2d(7)``, w
 
 ``resnet50`` and ``resnet152`` are torchvision's ResNet-50 / ResNet-152 without ``fc``
 (D = 2048): the plain ResNet variants the authors' code defines but no config uses
-(REFERENCE 1.7, "other variants"), again with adaptive pooling instead of ``AvgPool2d(7)``.
+(docs/method.md 1.7, "other variants"), again with adaptive pooling instead of ``AvgPool2d(7)``.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class ResNet32(nn.Module):
 
 @BACKBONES.register("resnet32")
 def resnet32() -> nn.Module:
-    """BBN ResNet-32 (REFERENCE 1.7): 128-d features = [cb_block 64 | rb_block 64]."""
+    """BBN ResNet-32 (docs/method.md 1.7): 128-d features = [cb_block 64 | rb_block 64]."""
     return ResNet32()
 
 

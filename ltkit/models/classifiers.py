@@ -6,7 +6,7 @@ logits always (``"plain"``), and for the normalized heads also the TDE logits (`
 for ``tau_norm`` the re-normalized ones (``"tau_norm"``). A paper row is a (classifier,
 evaluation) pair: De-confound = (causal_norm, plain), De-confound-TDE = (causal_norm, tde).
 
-Decisions where the authors' code is silent or buggy (REFERENCE 1.3, 1.6):
+Decisions where the authors' code is silent or buggy (docs/method.md 1.3, 1.6):
 
 * ``cosine`` / ``capsule`` have no config in the authors' code. Here they are the same
   multi-head normalized classifier with gamma = 0 (cosine), and with the capsule squashing
@@ -32,7 +32,7 @@ CLASSIFIERS = Registry("classifier")
 
 
 class Classifier(nn.Module):
-    """Base class: a (C, D) ``weight`` and the evaluations of REFERENCE 1.3's paper rows."""
+    """Base class: a (C, D) ``weight`` and the evaluations of docs/method.md 1.3's paper rows."""
 
     #: evaluation names ``evaluation_logits`` returns, in order
     evaluations = ("plain",)

@@ -1,6 +1,6 @@
 """LVIS v0.5 HTC without semantic branch, R101-FPN, 20 epochs: Baseline (the paper's "Cascade Mask R-CNN").
 
-The authors' setting (REFERENCE 2.5 and 3): no repeat-factor sampling, single scale (1333, 800),
+The authors' setting (docs/method.md 2.5 and 3): no repeat-factor sampling, single scale (1333, 800),
 lr 0.02 for 16 images (2 per GPU x 8), steps at epochs 16 and 19, warmup 500 iterations from
 0.3333 x lr, gradient clipping at norm 35, RoIAlign with 2 sampling points per bin (the
 authors' ``sample_num=2``; mmdet's default 0 is adaptive), test score_thr 0 and up to 300

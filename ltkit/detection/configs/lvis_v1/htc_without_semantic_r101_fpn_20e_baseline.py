@@ -1,6 +1,6 @@
 """LVIS v1.0 HTC without semantic branch, R101-FPN, 20 epochs: Baseline (the paper's "Cascade Mask R-CNN").
 
-The authors' setting (REFERENCE 2.5): no repeat-factor sampling, single scale (1333, 800),
+The authors' setting (docs/method.md 2.5): no repeat-factor sampling, single scale (1333, 800),
 lr 0.02 for 16 images (2 per GPU x 8), steps at epochs 16 and 19, warmup 500 iterations from
 0.001 x lr, test score_thr 1e-05 and up to 300 detections per image.
 """

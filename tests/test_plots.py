@@ -1,0 +1,61 @@
+"""ltkit.plots only draws: in its style, and without touching matplotlib's global state."""
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from ltkit import plots
+
+
+def _frames():
+    bars = pd.DataFrame({"method": ["a", "b"], "many": [80.0, 70.0], "medium": [50.0, 60.0], "few": [np.nan, 40.0],
+                         "overall": [60.0, 58.0]})
+    per_class = pd.DataFrame({"class": range(4), "train_count": [500, 100, 20, 5], "x": [90, 70, 40, 10.0]})
+    sweep = pd.DataFrame({"alpha": [0.0, 1.0, 2.0], "overall": [50.0, 55, 52], "many": [80.0, 75, 60],
+                          "medium": [40.0, 50, 55], "few": [10.0, 30, 45]})
+    cos = pd.DataFrame({"cosine": np.linspace(0, 1, 50), "run": ["r"] * 50})
+    return bars, per_class, sweep, cos
+
+
+def test_drawing_changes_no_global_state(tmp_path):
+    import matplotlib.pyplot as plt
+
+    bars, per_class, sweep, cos = _frames()
+    backend = matplotlib.get_backend()
+    before = dict(matplotlib.rcParams)
+    figures_before = plt.get_fignums()
+    fig, ax = plots.figure(figsize=(4, 3))
+    plots.shot_bars(bars, ax=ax, title="t")
+    plots.save(fig, tmp_path / "bars.png", pdf=True)
+    for draw in (lambda ax: plots.per_class_curve(per_class, columns=["x"], ax=ax),
+                 lambda ax: plots.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
+                 lambda ax: plots.cosine_histogram(cos, ax=ax, title="c")):
+        fig, ax = plots.figure()
+        draw(ax)
+        plots.save(fig, tmp_path / "x.png")
+    assert matplotlib.get_backend() == backend
+    changed = {k for k in before if matplotlib.rcParams[k] != before[k]}
+    assert not changed, changed
+    assert plt.get_fignums() == figures_before  # the writers' figures are not pyplot's
+    assert (tmp_path / "bars.png").stat().st_size > 5_000 and (tmp_path / "bars.pdf").is_file()
+
+
+def test_the_style_applies_to_the_kit_figures_only():
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
+    fig, ax = plots.figure()
+    (line,) = ax.plot([0, 1], [0, 1])
+    assert any(g.get_visible() for g in ax.get_ygridlines())  # seaborn's whitegrid
+    assert matplotlib.colors.to_hex(line.get_color()) == matplotlib.colors.to_hex(sns.color_palette("colorblind")[0])
+    plain = Figure().subplots()  # made outside the style: matplotlib's own defaults
+    assert not any(g.get_visible() for g in plain.get_ygridlines())
+
+
+def test_without_an_axes_a_function_draws_a_pyplot_figure_for_notebooks():
+    import matplotlib.pyplot as plt
+
+    bars, *_ = _frames()
+    ax = plots.shot_bars(bars)
+    assert ax.figure.number in plt.get_fignums()
+    plt.close(ax.figure)
