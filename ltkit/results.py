@@ -403,6 +403,14 @@ def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> p
     return _compare_frame(rows)
 
 
+def measured_rows(cmp: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """The methods of a ``compare_table`` that ltkit has runs for (n > 0 in some cell), in
+    ``columns`` only (default all): the half of a paper table that holds ltkit numbers."""
+    sel = cmp if columns is None else cmp[cmp.column.isin(list(columns))]
+    measured = set(sel[sel.n > 0].method)
+    return sel[sel.method.isin(measured)]
+
+
 def _fmt_cell(r) -> str:
     if r.n == 0 or r.ours_mean is None or pd.isna(r.ours_mean):
         ours = "-"

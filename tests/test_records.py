@@ -88,3 +88,32 @@ def test_changed_records_do_not_make_the_tree_dirty_but_code_does(tmp_path):
     assert git_state(tmp_path)["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_state(tmp_path)["dirty"] is True
+
+
+REPRODUCTIONS = ROOT / "results" / "reproductions"
+TABLES = ROOT / "results" / "tables"
+
+
+def test_reproduction_records_are_complete_and_from_clean_commits():
+    runs = sorted(REPRODUCTIONS.glob("*/*/run.json"))
+    assert runs, "no committed reproduction records"
+    for path in runs:
+        rec = json.loads(path.read_text())
+        assert rec["status"] == "complete", path
+        assert re.fullmatch(r"[0-9a-f]{40}", rec["environment"]["git_commit"]) and rec["environment"]["git_dirty"] is False
+        assert rec["params"]["epochs"] == 200 and len(pd.read_csv(path.parent / "history.csv")) == 200, path
+        assert not (path.parent / "checkpoint.pt").exists() and not (path.parent / "outputs.npz").exists()
+
+
+def test_committed_tables_are_what_the_records_give(tmp_path):
+    from ltkit.reports import write_tables
+
+    written = write_tables(REPRODUCTIONS, tmp_path)
+    for name in ("table3.md", "table3.csv", "table3_cifar10.md", "summary.md"):
+        assert written[name].read_text() == (TABLES / name).read_text(), f"results/tables/{name} is stale: run tables.ipynb"
+
+
+def test_readme_table3_is_the_generated_one():
+    block = (TABLES / "table3_cifar10.md").read_text().strip()
+    rows = block[block.index("| method"):].split("\n\n")[0]  # the table itself
+    assert rows in (ROOT / "README.md").read_text(), "README's Table 3 block differs from results/tables/table3_cifar10.md"
