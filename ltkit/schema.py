@@ -296,35 +296,28 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
         if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
             return value.lower() in _TRUE
         raise ValueError(f"{name}: expected true/false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ValueError(f"{name}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ValueError(f"{name}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool):
-            raise ValueError(f"{name}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ValueError(f"{name}: expected a number, got {value!r}")
+    if hint in (int, float):
+        return _number(name, value, hint)
     if hint is str:
         if not isinstance(value, str):
             raise ValueError(f"{name}: expected a string, got {value!r}")
         return value
     return value
+
+
+def _number(name: str, value: Any, kind: type) -> Any:
+    """``value`` as an int or a float: numbers (an int only from an integral float), or their
+    strings; never a bool."""
+    what = "an integer" if kind is int else "a number"
+    if not isinstance(value, bool):
+        if isinstance(value, int) or (isinstance(value, float) and (kind is float or value.is_integer())):
+            return kind(value)
+        if isinstance(value, str):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    raise ValueError(f"{name}: expected {what}, got {value!r}")
 
 
 def _coerce_dict(name: str, value: Any) -> Dict[str, Any]:
