@@ -79,6 +79,7 @@ import dataclasses
 import itertools
 import sys
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,9 @@ DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
 DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
 DEFAULT_NAME = "{dataset}-r{imb_ratio:g}-{backbone}-{classifier}-{loss}-s{seed}"
 DEFAULT_KERNEL = "ltkit"
-RECIPE_KEYS = ("description", "notebook", "output_root", "name", "base", "cases", "grid", "report")
+RECIPE_KEYS = ("description", "notebook", "output_root", "name", "base", "cases", "grid", "report", "cluster")
+#: seconds an interrupted batch gives its running notebooks to stop before it exits anyway
+STOP_GRACE_S = 15.0
 
 PathLike = Union[str, Path]
 
@@ -119,6 +122,8 @@ class Recipe:
     grids: List[Dict[str, List[Any]]]
     report: List[str]
     description: str = ""
+    #: the ``cluster`` mapping (``ltkit.executors.parse_resources``): Slurm resources per job
+    cluster: Dict[str, Any] = field(default_factory=dict)
 
 
 def notebook_schema(notebook: PathLike) -> type:
@@ -242,9 +247,13 @@ def load_recipe(path: PathLike) -> Recipe:
         raise ValueError(f"{path}: report: two report notebooks share a file name ({stems}); "
                          f"their executed copies would overwrite each other")
 
+    cluster = raw.get("cluster") or {}
+    from .executors import parse_resources
+
+    parse_resources(cluster, f"{path}: cluster")
     recipe = Recipe(path=str(path), notebook=notebook, output_root=output_root, name=name, base=dict(base),
                     cases=[dict(c) for c in cases], grids=[dict(g) for g in grids], report=list(report),
-                    description=str(description))
+                    description=str(description), cluster=dict(cluster))
     expand(recipe)  # validates every point, the names and their uniqueness
     return recipe
 
@@ -352,6 +361,45 @@ def _error_text(e: BaseException) -> str:
     return f"{kind}: {lines[-1]}" if lines else kind
 
 
+#: the kernel managers of this process's notebooks, so that an interrupted batch can stop them
+_KERNELS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        """nbclient's kernel manager, remembered while its kernel lives (``_interrupt_kernels``)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            _KERNELS.add(self)
+
+    return TrackedKernelManager
+
+
+def _interrupt_kernels() -> int:
+    """Send SIGINT to the kernels of the notebooks running in this process (a KeyboardInterrupt in
+    the cell they execute: the runner records the run as interrupted); returns how many."""
+    import os
+    import signal
+
+    n = 0
+    for km in list(_KERNELS):
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is None or proc.poll() is not None:
+            continue
+        try:
+            os.killpg(proc.pid, signal.SIGINT)  # the kernel leads its own session (jupyter_client)
+        except OSError:
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except OSError:
+                continue
+        n += 1
+    return n
+
+
 def _execute(notebook: Path, out: Path, parameters: Dict[str, Any], kernel: str, root: Path) -> None:
     import papermill
 
@@ -359,13 +407,18 @@ def _execute(notebook: Path, out: Path, parameters: Dict[str, Any], kernel: str,
     # every call uses the same cwd (the process's own): papermill's chdir is process-wide, so
     # differing cwds would race between the threads of --jobs
     papermill.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=kernel,
-                               progress_bar=False, cwd=str(root))
+                               progress_bar=False, cwd=str(root), kernel_manager_class=_kernel_manager_class())
 
 
 def _run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str, Any]:
+    from .runfolder import describe_holder, holder
+
     out_dir = Path(spec.output_dir)
     if not out_dir.is_absolute():
         out_dir = root / out_dir
+    who = holder(out_dir)
+    if who is not None:  # a notebook, another batch, a job: it trains there now; leave it alone
+        return _row(spec, "running elsewhere", 0.0, f"held by {describe_holder(who)}", None)
     executed = out_dir / notebook.name
     t0 = time.perf_counter()
     error = ""
@@ -374,6 +427,11 @@ def _run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str
         status = "done"
     except Exception as e:  # noqa: BLE001 - any failure is recorded; the batch goes on
         status, error = "failed", _error_text(e)
+        ename = str(getattr(e, "ename", ""))
+        if ename == "RunFolderLocked":  # it was taken between the check above and the run
+            status = "running elsewhere"
+        elif ename == "KeyboardInterrupt":  # the batch was interrupted and stopped its kernel
+            status = "interrupted"
     return _row(spec, status, time.perf_counter() - t0, error, executed)
 
 
@@ -434,13 +492,64 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
     return rows
 
 
-def _batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = False, kernel: str = DEFAULT_KERNEL,
-           dry_run: bool = False) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
-    if jobs < 1:
+class BatchInterrupted(KeyboardInterrupt):
+    """The batch stopped on Ctrl-C or SIGTERM; ``signum`` says which (the exit status is 128 + it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _threads(todo: List[RunSpec], notebook: Path, kernel: str, root: Path, jobs: int, on_row) -> None:
+    """Run ``todo`` on ``jobs`` threads (one papermill kernel each). On KeyboardInterrupt: stop
+    launching, interrupt the running kernels, give them ``STOP_GRACE_S`` to stop (their runs record
+    themselves as interrupted), report the rest ``interrupted`` / ``not started``, re-raise (a
+    thread still in its notebook then ends with the process, and its kernel with it)."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {pool.submit(_run_one, s, notebook, kernel, root): s for s in todo}
+    try:
+        for fut in as_completed(futures):
+            on_row(fut.result())
+    except KeyboardInterrupt:
+        for fut in futures:
+            fut.cancel()  # the ones not started yet
+        _interrupt_kernels()
+        running = {f: s for f, s in futures.items() if not f.cancelled() and not f.done()}
+        deadline = time.monotonic() + STOP_GRACE_S
+        while running and time.monotonic() < deadline:
+            for f in [f for f in running if f.done()]:
+                running.pop(f)
+                on_row(f.result())  # "interrupted" (the kernel's KeyboardInterrupt), or it had just finished
+            time.sleep(0.2)
+        for f, spec in futures.items():
+            if f.cancelled():
+                on_row(_row(spec, "not started", 0.0, "", None))
+            elif f in running:
+                on_row(_row(spec, "interrupted", 0.0, f"still stopping after {STOP_GRACE_S:g} s; ended with the batch", None))
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _batch(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, report: bool = False,
+           kernel: str = DEFAULT_KERNEL, dry_run: bool = False, executor: str = "threads",
+           cluster: Optional[Dict[str, Any]] = None) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    from .executors import EXECUTORS, parse_resources
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"--executor: {executor!r} is not one; choose from {', '.join(EXECUTORS)}")
+    if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs: must be >= 1, got {jobs}")
+    if devices is not None and executor != "threads":
+        raise ValueError("--devices pins runs to this machine's GPUs; with a submitit executor each job gets its "
+                         "own GPUs (cluster: gpus, or the run's gpus)")
     devices = parse_devices(devices)
     root = Path.cwd()
     recipe = load_recipe(recipe_path)
+    cluster = dict(cluster or {})
+    if "sbatch" in cluster:  # flags add to the recipe's sbatch options
+        cluster["sbatch"] = {**(recipe.cluster.get("sbatch") or {}), **cluster["sbatch"]}
+    resources = parse_resources({**recipe.cluster, **cluster}, f"{recipe.path}: cluster")
     specs = expand(recipe)
     states = {s.name: run_state(s) for s in specs}
     todo = assign_devices([s for s in specs if states[s.name] != "complete"], devices)
@@ -462,27 +571,34 @@ def _batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = Fa
         if states[s.name] == "complete":
             rows[s.name] = _row(s, "skipped", 0.0, "", Path(s.output_dir) / notebook.name)
     bar = tqdm(total=len(specs), initial=len(rows), desc=Path(recipe.path).stem, unit="run", file=sys.stderr)
-    failed = 0
-    pool = ThreadPoolExecutor(max_workers=jobs)
-    try:
-        futures = {pool.submit(_run_one, s, notebook, kernel, root): s for s in todo}
-        for fut in as_completed(futures):
-            row = fut.result()
-            rows[row["name"]] = row
-            failed += row["status"] == "failed"
-            bar.set_postfix(failed=failed)
-            bar.update(1)
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for s in specs:
-            rows.setdefault(s.name, _row(s, "interrupted", 0.0, "KeyboardInterrupt", None))
-        _write_summary(_abs(recipe.output_root, root), [rows[s.name] for s in specs], recipe.path)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        bar.close()
-    ordered = [rows[s.name] for s in specs]
+    counts = {"failed": 0}
     out_root = _abs(recipe.output_root, root)
+
+    def on_row(row: Dict[str, Any]) -> None:
+        rows[row["name"]] = row
+        counts["failed"] += row["status"] == "failed"
+        bar.set_postfix(failed=counts["failed"])
+        bar.update(1)
+
+    try:
+        with _signals_as_interrupt():
+            if executor == "threads":
+                _threads(todo, notebook, kernel, root, jobs or 1, on_row)
+            else:
+                from .executors import run_jobs
+
+                run_jobs(executor, todo, notebook, kernel, root, out_root / "submitit", resources,
+                         jobs if jobs is not None else (1 if executor == "submitit-local" else None), on_row,
+                         run_one=_run_one, row_for=_row, error_text=_error_text)
+    except KeyboardInterrupt:
+        bar.close()
+        ordered = [rows.get(s.name) or _row(s, "not started", 0.0, "", None) for s in specs]
+        _write_summary(out_root, ordered, f"batch {recipe.path} (interrupted)")
+        print(format_summary(ordered, f"batch {recipe.path} -> {recipe.output_root} (interrupted; run it again "
+                                      "to resume)"), flush=True)
+        raise
+    bar.close()
+    ordered = [rows[s.name] for s in specs]
     _write_summary(out_root, ordered, f"batch {recipe.path}")
     print(format_summary(ordered, f"batch {recipe.path} -> {recipe.output_root}"))
 
@@ -490,6 +606,36 @@ def _batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = Fa
     if report:
         report_rows = run_reports(recipe, kernel=kernel, root=root)
     return ordered, report_rows
+
+
+class _signals_as_interrupt:
+    """Within the block, SIGTERM (a scheduler, ``kill``) and SIGINT (Ctrl-C) raise
+    :class:`BatchInterrupted` in the main thread; elsewhere (a thread) nothing changes."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not break the orderly stop
+            signal.signal(sig, signal.SIG_IGN)
+        raise BatchInterrupted(signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _abs(p: str, root: Path) -> Path:
@@ -535,44 +681,84 @@ def run_reports(recipe: Recipe, kernel: str = DEFAULT_KERNEL, root: Optional[Pat
     return rows
 
 
-def run_batch(recipe_path: PathLike, jobs: int = 1, devices=None, report: bool = False,
-              kernel: str = DEFAULT_KERNEL, dry_run: bool = False) -> List[Dict[str, Any]]:
-    """Run a recipe; returns one dict per run (``name``, ``status`` done/skipped/failed,
-    ``seconds``, ``error``, ``output_dir``, ``notebook`` (the executed copy), ``device``).
+def run_batch(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, report: bool = False,
+              kernel: str = DEFAULT_KERNEL, dry_run: bool = False, executor: str = "threads",
+              cluster: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Run a recipe; returns one dict per run (``name``, ``status`` done / skipped / failed /
+    running elsewhere, ``seconds``, ``error``, ``output_dir``, ``notebook`` (the executed copy),
+    ``device``; ``log``: the job's log file with a submitit executor).
 
-    ``devices``: GPU indices (``[0, 1]`` or ``"0,1"``) to pin the runs to, round-robin. With
-    ``dry_run`` nothing executes; the dicts then hold ``name``, ``status`` (``would run`` /
-    ``would skip``), ``output_dir`` and ``parameters``. Paths are relative to the cwd.
+    ``executor``: ``threads`` (here, ``jobs`` at once, default 1), ``submitit-local`` (local
+    processes through submitit, ``jobs`` at once, default 1) or ``slurm`` (one Slurm job per run,
+    ``jobs`` in flight, default all; ``cluster`` overrides the recipe's ``cluster`` resources).
+    ``devices``: GPU indices (``[0, 1]`` or ``"0,1"``) to pin the runs to, round-robin (threads
+    only). With ``dry_run`` nothing executes; the dicts then hold ``name``, ``status`` (``would run``
+    / ``would skip``), ``output_dir`` and ``parameters``. Paths are relative to the cwd. Ctrl-C or
+    SIGTERM raises :class:`BatchInterrupted` after the summary is written.
     """
-    rows, _ = _batch(recipe_path, jobs=jobs, devices=devices, report=report, kernel=kernel, dry_run=dry_run)
+    rows, _ = _batch(recipe_path, jobs=jobs, devices=devices, report=report, kernel=kernel, dry_run=dry_run,
+                     executor=executor, cluster=cluster)
     return rows
 
 
 # ---------------------------------------------------------------------------- CLI
+def _option(text: str) -> Tuple[str, Any]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. account=lab), got {text!r}")
+    return key.strip(), yaml.safe_load(value) if value.strip() else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .executors import EXECUTORS
+
     p = argparse.ArgumentParser(
         prog="python -m ltkit.batch",
         description="Run a recipe's grid of parameterized notebooks with papermill (see the module docstring "
                     "of ltkit.batch for the recipe format).")
     p.add_argument("recipe", help="the recipe YAML, e.g. notebooks/recipes/smoke.yaml")
-    p.add_argument("--jobs", type=int, default=1, help="runs executed at once, one kernel each (default 1)")
+    p.add_argument("--executor", choices=EXECUTORS, default="threads",
+                   help="threads: here (default); submitit-local: local processes through submitit; slurm: one "
+                        "Slurm job per run (resources: the recipe's cluster mapping and the flags below)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs at once (threads and submitit-local: default 1; slurm: jobs in flight, default all)")
     p.add_argument("--devices", default=None,
-                   help="GPU indices, e.g. 0,1: runs get device=cuda:K round-robin (overrides the recipe's device)")
+                   help="GPU indices, e.g. 0,1: runs get device=cuda:K round-robin (overrides the recipe's device; "
+                        "threads only)")
     p.add_argument("--report", action="store_true",
                    help="afterwards, execute the recipe's report notebooks with results_dir=output_root")
     p.add_argument("--dry-run", action="store_true", help="print the runs, execute nothing")
     p.add_argument("--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel name (default {DEFAULT_KERNEL})")
+    g = p.add_argument_group("Slurm resources (override the recipe's cluster mapping)")
+    g.add_argument("--partition", help="Slurm partition")
+    g.add_argument("--time", help='time limit per job: minutes, "HH:MM:SS" or "D-HH:MM:SS"')
+    g.add_argument("--gpus-per-job", type=int, dest="gpus", help="GPUs per job (default: the run's gpus)")
+    g.add_argument("--cpus-per-job", type=int, dest="cpus", help="CPUs per job")
+    g.add_argument("--mem-gb", type=float, dest="mem_gb", help="memory per job, GB")
+    g.add_argument("--sbatch", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="a further sbatch option, e.g. --sbatch account=lab --sbatch constraint=a100 (repeatable)")
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    cluster = {k: getattr(args, k) for k in ("partition", "time", "gpus", "cpus", "mem_gb") if getattr(args, k) is not None}
+    if args.sbatch:
+        cluster["sbatch"] = dict(args.sbatch)
     try:
         rows, report_rows = _batch(args.recipe, jobs=args.jobs, devices=args.devices, report=args.report,
-                                   kernel=args.kernel, dry_run=args.dry_run)
+                                   kernel=args.kernel, dry_run=args.dry_run, executor=args.executor, cluster=cluster)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BatchInterrupted as e:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        import os
+
+        os._exit(128 + e.signum)  # threads still stuck in a notebook must not hold the exit up
     failed = any(r["status"] == "failed" for r in rows) or any(r["status"] == "failed" for r in report_rows)
     return 1 if failed else 0
 

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from .models.classifiers import classifier_type, tde_classifiers
+from .runfolder import LOCK_FILE, is_locked
 from .utils import atomic_write, write_json
 
 RUN_JSON = "run.json"
@@ -129,9 +130,11 @@ def _process_alive(process: Dict[str, Any]) -> Union[bool, None]:
 
 def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     """One row per run folder under ``path``: run, state, epoch, epochs, loss, images_per_s,
-    eta_s (seconds of training left), precision, updated. ``state`` is "complete", "running", "stopped"
-    (the process that wrote it is gone: run it again to resume from its checkpoint), "running?"
-    (written on another host) or "unreadable"."""
+    eta_s (seconds of training left), precision, updated. ``state`` is "complete", "running" (a
+    process holds the run folder's lock, ``ltkit.runfolder``), "stopped" (no process does: run it
+    again to resume from its checkpoint), "interrupted" (stopped by Ctrl-C or an interrupted batch;
+    resumes the same way), "running?" (a record from before the lock, written on another host) or
+    "unreadable"."""
     rows = []
     for run_dir in find_runs(path):
         row: Dict[str, Any] = {"run": str(run_dir)}
@@ -143,8 +146,11 @@ def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
         prog = rec.get("progress") or {}
         state = rec.get("status", "unreadable")
         if state == "running":
-            alive = _process_alive(rec.get("process") or {})
-            state = {True: "running", False: "stopped", None: "running?"}[alive]
+            if (run_dir / LOCK_FILE).exists():  # the lock decides: held while the run's process lives
+                state = "running" if is_locked(run_dir) else "stopped"
+            else:  # a record from before the lock: the recorded process, where it can be checked
+                alive = _process_alive(rec.get("process") or {})
+                state = {True: "running", False: "stopped", None: "running?"}[alive]
         epochs = prog.get("epochs", rec.get("params", {}).get("epochs"))
         timings = rec.get("timings", {})
         if state == "complete" and not prog:  # a record from before progress was written

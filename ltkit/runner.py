@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import distributed
+from . import distributed, runfolder
 from .config import RunConfig
 from .data import load_dataset, shot_groups
 from .data.base import TensorImages
 from .data.listfile import imagenet_test_transform
 from .evaluate import VAL_CRITERION, evaluate_features, extract_features, per_class_accuracy, select_alpha
 from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
+from .runfolder import load_checkpoint
 from .train import CHECKPOINT, build_model, load_stage1, train
 from .utils import precision, resolve_device, seed_everything
 
@@ -28,10 +29,10 @@ VAL_SWEEP_CSV = "alpha_sweep_val.csv"
 
 
 def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
-    ckpt = run_dir / CHECKPOINT
-    if not ckpt.is_file():
+    found = load_checkpoint(run_dir / CHECKPOINT)  # CheckpointError when none loads
+    if found is None:
         return
-    saved = torch.load(ckpt, map_location="cpu", weights_only=True).get("config", {})
+    saved = found[0].get("config", {})
     diff = cfg.training_differences(saved)
     if diff:
         lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
@@ -82,12 +83,21 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     if not isinstance(cfg, RunConfig):
         raise TypeError(f"run() takes a RunConfig, got {type(cfg).__name__}")
     run_dir = Path(cfg.resolved_output_dir)
-    if cfg.gpus > 1 and not distributed.under_torchrun():
-        return launch_torchrun(cfg, log=log)
-    if is_complete(run_dir):
-        if cfg.matches(read_run(run_dir).get("params", {})):
-            log(f"{run_dir}: complete already, nothing to do")
-            return run_dir
+    if is_complete(run_dir) and cfg.matches(read_run(run_dir).get("params", {})):
+        log(f"{run_dir}: complete already, nothing to do")
+        return run_dir
+    if distributed.under_torchrun() and int(os.environ.get("RANK", "0")) != 0:
+        return _run(cfg, run_dir, log)  # rank 0 (or the process that started torchrun) holds the lock
+    with runfolder.hold(run_dir):  # RunFolderLocked when another process trains or evaluates there
+        if cfg.gpus > 1 and not distributed.under_torchrun():
+            return launch_torchrun(cfg, log=log)
+        return _run(cfg, run_dir, log)
+
+
+def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
+    if is_complete(run_dir) and cfg.matches(read_run(run_dir).get("params", {})):  # finished while we waited
+        log(f"{run_dir}: complete already, nothing to do")
+        return run_dir
     _check_resumable(cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
@@ -122,7 +132,13 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         write_run_json(run_dir, record)
 
     t_train = time.perf_counter()
-    history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch)
+    try:
+        history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch)
+    except KeyboardInterrupt:  # Ctrl-C, or an interrupted batch: say so; the checkpoint resumes it
+        if main:
+            write_run_json(run_dir, dict(record, status="interrupted"))
+        log(f"{cfg.run_name}: interrupted; run it again to resume from its last finished epoch")
+        raise
     train_s = time.perf_counter() - t_train
     if not main:  # rank 0 evaluates and writes the record
         return run_dir
@@ -206,7 +222,7 @@ def launch_torchrun(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Pa
         raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
     cmd = distributed.torchrun_command(cfg)
     log(f"launching {cfg.gpus} processes: torchrun --nproc_per_node={cfg.gpus} -m ltkit run ...")
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=runfolder.child_env(cfg.resolved_output_dir))  # they run under our lock
     return Path(cfg.resolved_output_dir)
 
 

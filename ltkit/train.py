@@ -36,7 +36,8 @@ from .losses import create_loss
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
 from .tde import MovingAverageFeature, mu_from_lr
-from .utils import channels_last, precision, torch_save
+from .runfolder import load_checkpoint, save_checkpoint
+from .utils import channels_last, precision
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -214,8 +215,9 @@ def train(
     history: List[Dict[str, float]] = []
     start = 1
     ckpt_path = run_dir / CHECKPOINT
-    if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+    found = load_checkpoint(ckpt_path, map_location=device, log=log)  # the newest that loads
+    if found is not None:
+        ckpt = found[0]
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         history = list(ckpt["history"])
@@ -273,7 +275,7 @@ def train(
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")
         history.append(row)
         if main:
-            torch_save(ckpt_path, {
+            save_checkpoint(ckpt_path, {
                 "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "history": history, "config": cfg.training_dict(),
             })

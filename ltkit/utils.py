@@ -55,10 +55,6 @@ def write_text(path: PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text))
 
 
-def torch_save(path: PathLike, obj: Any) -> Path:
-    return atomic_write(path, lambda f: torch.save(obj, f), mode="wb")
-
-
 def _json_default(o: Any) -> Any:
     if isinstance(o, (np.integer,)):
         return int(o)

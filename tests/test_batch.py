@@ -322,3 +322,178 @@ def test_the_schema_comes_from_the_notebooks_tag_not_its_name(tmp_path):
     nbformat.write(nb, tmp_path / "unknown.ipynb")
     with pytest.raises(ValueError, match="names schema 'segmentation'; known schemas: classification, lvis"):
         notebook_schema(tmp_path / "unknown.ipynb")
+
+
+# ---------------------------------------------------------------------------- one folder, one process
+def test_a_run_folder_held_elsewhere_is_reported_and_the_batch_goes_on(work):
+    import subprocess
+    import sys
+
+    path = seeds_recipe(work, [0, 2])
+    held = work / "runs" / "s0"
+    code = "import sys, time\nfrom ltkit import runfolder\nwith runfolder.hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
+    p = subprocess.Popen([sys.executable, "-c", code, str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        rows = run_batch(path)
+    finally:
+        p.kill()
+        p.wait()
+    by = {r["name"]: r for r in rows}
+    assert by["s0"]["status"] == "running elsewhere" and f"pid {p.pid}" in by["s0"]["error"]
+    assert by["s2"]["status"] == "done"
+    assert not (held / "run.json").exists() and not (held / "train.ipynb").exists()  # its folder was left alone
+
+
+# ---------------------------------------------------------------------------- executors
+def _table_row(rows, name):
+    return next(r for r in rows if r["name"] == name)
+
+
+def test_smoke_recipe_through_submitit_local_then_skips(tmp_path, monkeypatch):
+    """The shipped smoke recipe, each run a real submitit job (a local process with its job folder)."""
+    monkeypatch.chdir(REPO)
+    recipe = yaml.safe_load((RECIPES / "smoke.yaml").read_text())
+    recipe["output_root"] = str(tmp_path / "smoke")
+    path = write_recipe(tmp_path / "smoke.yaml", **recipe)
+    rows = run_batch(path, executor="submitit-local", jobs=2)
+    assert [r["status"] for r in rows] == ["done"] * 4, rows
+    for r in rows:
+        rec = json.loads((Path(r["output_dir"]) / "run.json").read_text())
+        assert rec["status"] == "complete" and rec["params"]["epochs"] == 3
+        log = Path(r["log"])  # the job's own log, in its submitit folder under output_root/submitit/<job id>
+        assert log.is_file() and log.parent.parent == tmp_path / "smoke" / "submitit"
+        assert rec["process"]["pid"] != __import__("os").getpid()
+    jobs = sorted((tmp_path / "smoke" / "submitit").rglob("*"))
+    assert len([p for p in jobs if p.name.endswith("_result.pkl")]) == 4
+    again = run_batch(path, executor="submitit-local", jobs=2)
+    assert [r["status"] for r in again] == ["skipped"] * 4
+    assert sorted((tmp_path / "smoke" / "submitit").rglob("*")) == jobs  # no job was submitted
+
+
+def test_a_failing_job_is_recorded_with_its_error_and_log(work):
+    path = seeds_recipe(work, [0, 1])
+    rows = run_batch(path, executor="submitit-local")
+    s1 = _table_row(rows, "s1")
+    assert s1["status"] == "failed" and s1["error"] == "ValueError: seed 1 fails on purpose"
+    assert Path(s1["log"]).is_file() and _table_row(rows, "s0")["status"] == "done"
+
+
+FAKE_SBATCH = """#!/bin/sh
+cp "$1" "$FAKE_SBATCH_COPY"
+echo "Submitted batch job 4242"
+"""
+
+
+def test_slurm_submission_script_carries_the_resources(work, monkeypatch):
+    """No cluster here: a stand-in sbatch keeps the script submitit generates for one run."""
+    from ltkit.executors import Resources, make_executor, parse_resources, submit
+
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(FAKE_SBATCH)
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")  # submitit looks for it before it submits
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("FAKE_SBATCH_COPY", str(work / "submitted.sh"))
+    path = write_recipe(work / "recipe.yaml", notebook="nb/train.ipynb", output_root=str(work / "runs"), name="s{seed}",
+                        base={"gpus": 2}, grid={"seed": [0]},
+                        cluster={"partition": "gpu", "time": "1-12:00:00", "cpus": 16, "mem_gb": 64,
+                                 "sbatch": {"account": "lab", "constraint": "a100"},
+                                 "setup": ["module load cuda/12.4"]})
+    recipe = load_recipe(path)
+    res = parse_resources(recipe.cluster)
+    assert res == Resources(partition="gpu", time_min=2160, cpus=16, mem_gb=64.0,
+                            sbatch={"account": "lab", "constraint": "a100"}, setup=["module load cuda/12.4"])
+    spec = expand(recipe)[0]
+    from ltkit.batch import _run_one
+
+    job = submit(make_executor("slurm", work / "runs" / "submitit"), "slurm", res, spec, work / "nb" / "train.ipynb",
+                 "ltkit", work, _run_one)
+    assert job.job_id == "4242"
+    script = (work / "submitted.sh").read_text()
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=2160", "#SBATCH --cpus-per-task=16",
+                 "#SBATCH --gpus-per-node=2",  # the run's gpus: its notebook starts torchrun inside the job
+                 "#SBATCH --ntasks-per-node=1", "#SBATCH --nodes=1", "#SBATCH --mem=64GB", "#SBATCH --account=lab",
+                 "#SBATCH --constraint=a100", "#SBATCH --job-name=s0", "module load cuda/12.4",
+                 "-m submitit.core._submit", "#SBATCH --signal=USR2@"):
+        assert line in script, (line, script)
+    assert str(work / "runs" / "submitit") in script  # the job folder, for its logs and the requeue
+
+
+@pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("30:15", 31), ("12:00:00", 720), ("1-12", 2160),
+                                            ("2-00:30", 2910)])
+def test_slurm_time_formats(text, minutes):
+    from ltkit.executors import parse_time
+
+    assert parse_time(text) == minutes
+
+
+@pytest.mark.parametrize("cluster, words", [({"partion": "gpu"}, ["partion", "valid keys", "partition"]),
+                                             ({"time": "soon"}, ["time", "HH:MM:SS"]),
+                                             ({"gpus": -1}, ["gpus", ">= 0"]),
+                                             ({"sbatch": ["account=lab"]}, ["sbatch", "mapping"])])
+def test_bad_cluster_settings_are_named(tmp_path, cluster, words):
+    path = write_recipe(tmp_path / "bad.yaml", output_root="r", cluster=cluster)
+    with pytest.raises(ValueError) as e:
+        load_recipe(path)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_devices_are_for_the_threads_executor(work, capsys):
+    assert main([str(seeds_recipe(work, [0])), "--executor", "slurm", "--devices", "0"]) == 2
+    assert "--devices" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- Ctrl-C
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_batch_stops_within_seconds_and_resumes(tmp_path, signame):
+    """Ctrl-C (SIGINT) or a scheduler's SIGTERM while a real run trains: the batch stops its kernel,
+    records the run interrupted and the next one not started, exits; run again, it resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ltkit.runfolder import holder
+
+    base = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
+                batch_size=16, lr=0.05, warmup_epochs=1, milestones=[2], device="cpu", num_workers=0, progress=False,
+                classifier="causal_norm", alpha=1.0, epochs=30, amp=False)
+    path = write_recipe(tmp_path / "long.yaml", notebook="notebooks/train_classification.ipynb",
+                        output_root=str(tmp_path / "runs"), name="s{seed}", base=base, grid={"seed": [0, 1]}, report=[])
+    run0 = tmp_path / "runs" / "s0"
+    p = subprocess.Popen([sys.executable, "-m", "ltkit.batch", str(path)], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while not (run0 / "history.csv").is_file():  # training has started
+        assert p.poll() is None and time.monotonic() < deadline, p.stdout.read() if p.poll() is not None else "slow"
+        time.sleep(0.2)
+    t0 = time.monotonic()
+    p.send_signal(getattr(signal, signame))
+    out, _ = p.communicate(timeout=60)
+    stopped_s = time.monotonic() - t0
+    assert p.returncode == 128 + getattr(signal, signame), out
+    assert stopped_s < 20, stopped_s
+    rows = {r["name"]: r for r in json.loads((tmp_path / "runs" / "batch.json").read_text())}
+    assert rows["s0"]["status"] == "interrupted" and rows["s1"]["status"] == "not started", rows
+    rec = json.loads((run0 / "run.json").read_text())
+    assert rec["status"] == "interrupted"
+    epochs_done = rec["progress"]["epoch"]
+    assert 1 <= epochs_done < 30
+    time.sleep(1.5)  # the kernel is gone: nothing holds the folder, its process has ended
+    assert holder(run0) is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(rec["process"]["pid"], 0)
+    assert not (tmp_path / "runs" / "s1").exists()
+
+    again = subprocess.run([sys.executable, "-m", "ltkit.batch", str(path)], cwd=REPO, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rec = json.loads((run0 / "run.json").read_text())
+    assert rec["status"] == "complete" and rec["progress"]["epoch"] == 30
+    executed = (run0 / "train_classification.ipynb").read_text()
+    assert f"after epoch {epochs_done}/30" in executed or f"after epoch {epochs_done + 1}/30" in executed

@@ -389,6 +389,43 @@ def test_a_finished_run_is_not_redone(tiny_runs, monkeypatch):
     assert again["metrics"] == rec["metrics"] and ckpt.stat().st_mtime == mtime
 
 
+def test_a_checkpoint_cut_short_is_skipped_without_loading_the_others(tmp_path, monkeypatch):
+    """mmdet's latest.pth points at a file cut short: the run resumes from the newest intact one,
+    and no candidate is unpickled to find it."""
+    from ltkit.detection.run import latest_checkpoint
+
+    for epoch in (1, 2, 3):
+        torch.save({"meta": {"epoch": epoch}, "state_dict": {"w": torch.zeros(1000)}}, tmp_path / f"epoch_{epoch}.pth")
+    (tmp_path / "latest.pth").symlink_to("epoch_3.pth")
+    assert latest_checkpoint(tmp_path) == (tmp_path / "epoch_3.pth").resolve()
+    data = (tmp_path / "epoch_3.pth").read_bytes()
+    (tmp_path / "epoch_3.pth").write_bytes(data[: len(data) // 2])
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("a candidate was loaded"))
+    said = []
+    assert latest_checkpoint(tmp_path, log=said.append) == (tmp_path / "epoch_2.pth").resolve()
+    assert len(said) == 1 and "epoch_3.pth is skipped" in said[0] and "cut short" in said[0]
+    assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_a_held_work_dir_is_refused_before_anything_runs(tmp_path, lvis_data):
+    import subprocess
+    import sys
+
+    from ltkit.runfolder import RunFolderLocked
+
+    work = tmp_path / "work"
+    code = "import sys, time\nfrom ltkit import runfolder\nwith runfolder.hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
+    p = subprocess.Popen([sys.executable, "-c", code, str(work)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        with pytest.raises(RunFolderLocked, match=f"pid {p.pid}"):
+            run_lvis("lvis_v1/mask_rcnn_r50_fpn_1x_tde", work, data_root=str(lvis_data["root"]), tiny=True, max_epochs=1)
+        assert sorted(q.name for q in work.iterdir()) == [".lock"]  # nothing else was written
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_cascade_roi_head_passes_labels_to_every_stage():
     """Cascade Mask R-CNN (mmdet's config) with TDE heads trains: each stage's head gets its RoI labels."""
     import mmdet

@@ -13,8 +13,8 @@ under each requested test-time variant of the same weights:
 ``tables.ipynb`` read both. Metrics: mask AP, AP50, AP75, APs/m/l, APr, APc, APf and the box
 AP as ``APbbox`` (the paper's Table 4 columns), plus every box metric as ``bbox_<name>``.
 
-Resuming: training restarts from the newest readable ``epoch_*.pth`` in ``work_dir`` (a
-checkpoint cut short by a kill is skipped); each finished evaluation is kept in
+Resuming: training restarts from the newest intact checkpoint in ``work_dir``
+(:func:`latest_checkpoint`: one cut short by a kill is skipped); each finished evaluation is kept in
 ``work_dir/eval/<name>.json`` and not redone while its checkpoint and settings are unchanged.
 Multi-GPU: run the same under ``torchrun --nproc_per_node N -m ltkit.detection run ...``
 (``gpus`` in the notebook does that); training uses mmdet's DDP, testing its multi-GPU test,
@@ -34,6 +34,7 @@ import torch
 
 from .. import distributed as dist
 from ..config import LVIS_EVALUATIONS, LVISRunConfig, lvis_config_path
+from ..runfolder import checkpoint_intact, child_env, hold
 from ..utils import write_json, write_text
 from .data import check_data, dataset_cfg, dataset_version, set_data_root
 from .evaluation import METRICS, evaluate_lvis
@@ -160,20 +161,35 @@ def _join_torchrun() -> tuple:
     return dist.rank(), dist.world_size()
 
 
-def latest_checkpoint(work_dir) -> Optional[Path]:
-    """The newest ``epoch_*.pth`` / ``iter_*.pth`` in ``work_dir`` that loads (a cut-off one is skipped)."""
+def latest_checkpoint(work_dir, *, log=None) -> Optional[Path]:
+    """The checkpoint a resumed run continues from: mmdet's ``find_latest_checkpoint``
+    (``latest.pth``, else the highest-numbered ``*_N.pth``) when it is intact, else the newest
+    older ``epoch_*.pth`` / ``iter_*.pth`` that is. Intact is ``ltkit.runfolder.checkpoint_intact``
+    (it reads the zip directory at the end of the file, not the weights), so a file cut short by a
+    kill or a full disk is skipped, with a warning, without loading every candidate."""
+    import warnings
+
+    from mmdet.utils import find_latest_checkpoint
+
     work_dir = Path(work_dir)
-    found = sorted(
+    if not work_dir.is_dir():
+        return None
+    with warnings.catch_warnings():  # "no checkpoints in the path" is a normal first start
+        warnings.simplefilter("ignore")
+        try:
+            first = find_latest_checkpoint(str(work_dir))
+        except ValueError:  # a *.pth whose name has no number: fall back to the numbered ones
+            first = None
+    numbered = sorted(
         list(work_dir.glob("epoch_*.pth")) + list(work_dir.glob("iter_*.pth")),
         key=lambda p: (p.name.split("_")[0], int(p.stem.split("_")[1])),
         reverse=True,
     )
-    for p in found:
-        try:
-            torch.load(p, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001 - any unreadable file is skipped
-            continue
-        return p
+    for p in dict.fromkeys(q.resolve() for q in ([Path(first)] if first else []) + numbered):
+        why = checkpoint_intact(p)
+        if why is None:
+            return p
+        (log or print)(f"warning: {p} is skipped: {why}")
     return None
 
 
@@ -194,7 +210,7 @@ def train(cfg, *, seed: Optional[int] = None, resume: bool = True) -> Path:
     rank, world = _join_torchrun()
     distributed = world > 1
     final = _final_checkpoint(cfg)
-    if resume and final.is_file() and latest_checkpoint(cfg.work_dir) == final:  # finished (and intact)
+    if resume and final.is_file() and latest_checkpoint(cfg.work_dir) == final.resolve():  # finished (and intact)
         return final
     check_data(cfg, splits=("train",))
     cfg = copy.deepcopy(cfg)
@@ -317,16 +333,20 @@ def run(cfg: LVISRunConfig) -> Optional[Dict[str, Any]]:
         from .synthetic import make_synthetic_lvis
 
         make_synthetic_lvis(cfg.data_root)
-    if cfg.gpus > 1 and not dist.under_torchrun():
-        import subprocess
+    if dist.under_torchrun() and int(os.environ.get("RANK", "0")) != 0:
+        return _run(cfg)  # rank 0 (or the process that started torchrun) holds the work_dir's lock
+    with hold(cfg.work_dir):  # ltkit.runfolder.RunFolderLocked when another process runs there
+        if cfg.gpus > 1 and not dist.under_torchrun():
+            import subprocess
 
-        from ..results import read_run
+            from ..results import read_run
 
-        if torch.cuda.device_count() < cfg.gpus:
-            raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
-        subprocess.run(dist.torchrun_command(cfg.replace(synthetic=False)), check=True)
-        return read_run(cfg.work_dir)
-    return _run(cfg)
+            if torch.cuda.device_count() < cfg.gpus:
+                raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
+            subprocess.run(dist.torchrun_command(cfg.replace(synthetic=False)), check=True,
+                           env=child_env(cfg.work_dir))  # the ranks run under this process's lock
+            return read_run(cfg.work_dir)
+        return _run(cfg)
 
 
 def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:

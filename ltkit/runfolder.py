@@ -1,0 +1,209 @@
+"""One run folder, one process; checkpoints that survive a write cut short.
+
+**The lock.** While a run trains or evaluates, its process holds an OS-level lock
+(``filelock``: ``flock`` on ``<run folder>/.lock``) on the folder. A second process that
+starts a run there (a batch and a notebook, two batches) fails within seconds with
+:class:`RunFolderLocked`, whose message names the folder and the holder (host, pid, command,
+since when). The operating system drops the lock when its process ends, however it ends, so
+a lock left by a killed run never blocks the next one. Under torchrun the launching process
+holds the lock and tells its ranks so (``LTKIT_HELD_RUN_FOLDER``); a torchrun started by
+hand locks on rank 0. On a shared file system the lock needs working ``flock`` (NFS has it;
+Lustre needs the ``flock`` mount option).
+
+**Checkpoints.** :func:`save_checkpoint` writes the new file beside the old one, flushes it to
+disk, keeps the old one as ``<name>.prev.pt`` and only then renames the new one into place, so
+at every moment one complete checkpoint exists. :func:`load_checkpoint` resumes from the
+newest one that loads, says which it skipped and why, and when none loads stops with
+:class:`CheckpointError`, which names the files and what to do. :func:`checkpoint_intact` is
+the cheap check (a torch checkpoint is a zip archive whose directory sits at its end, so a
+file cut short does not open) used where loading every candidate would be slow (LVIS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+
+PathLike = Union[str, os.PathLike]
+
+LOCK_FILE = ".lock"
+#: set for the processes a lock holder starts (torchrun ranks): they run under its lock
+HELD_ENV = "LTKIT_HELD_RUN_FOLDER"
+PREVIOUS_SUFFIX = ".prev.pt"
+
+
+class RunFolderLocked(RuntimeError):
+    """Another process holds the run folder."""
+
+    def __init__(self, folder: Path, holder_info: Optional[Dict[str, Any]]):
+        self.folder, self.holder = Path(folder), holder_info or {}
+        who = describe_holder(self.holder)
+        super().__init__(
+            f"run folder {folder} is in use by {who}; two processes must not write one run. Wait for it to "
+            f"finish (python -m ltkit status {folder}), stop it, or use another output folder")
+
+
+def describe_holder(info: Dict[str, Any]) -> str:
+    if not info:
+        return "another process (it has not said which yet)"
+    cmd = info.get("command", "")
+    return (f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+            + (f" ({cmd})" if cmd else ""))
+
+
+def _key(folder: PathLike) -> str:
+    return os.path.realpath(folder)
+
+
+def _write_holder(fd: int) -> None:
+    """Write who holds the lock into the lock file, for the error another process shows."""
+    info = {"host": socket.gethostname(), "pid": os.getpid(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] if sys.argv else ""}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode(), 0)
+
+
+def _lock(folder: Path, timeout: float, *, name_holder: bool = True):
+    from filelock import FileLock
+
+    return FileLock(folder / LOCK_FILE, timeout=timeout, thread_local=False,
+                    on_acquired=_write_holder if name_holder else None)
+
+
+def holder(folder: PathLike) -> Optional[Dict[str, Any]]:
+    """Who holds ``folder`` now ({} when the holder has not written its name yet), None when free."""
+    from filelock import Timeout
+
+    folder = Path(folder)
+    if not (folder / LOCK_FILE).is_file():
+        return None
+    probe = _lock(folder, timeout=0, name_holder=False)
+    try:
+        with probe:
+            return None
+    except Timeout:
+        try:
+            return json.loads((folder / LOCK_FILE).read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+
+def is_locked(folder: PathLike) -> bool:
+    return holder(folder) is not None
+
+
+@contextmanager
+def hold(folder: PathLike, *, timeout: float = 2.0) -> Iterator[None]:
+    """Hold the lock on ``folder`` (created if missing) for the ``with`` block, or raise
+    :class:`RunFolderLocked` after ``timeout`` seconds. Re-entrant in the process that holds it
+    and a no-op in the processes it started with ``HELD_ENV`` set to this folder."""
+    from filelock import Timeout
+
+    folder = Path(folder)
+    key = _key(folder)
+    if os.environ.get(HELD_ENV) == key or key in _held:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = _lock(folder, timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunFolderLocked(folder, holder(folder)) from None
+    _held.add(key)
+    try:
+        yield
+    finally:
+        _held.discard(key)
+        lock.release()
+
+
+_held: set = set()
+
+
+def child_env(folder: PathLike) -> Dict[str, str]:
+    """The environment for a process that runs under this process's lock on ``folder``."""
+    return {**os.environ, HELD_ENV: _key(folder)}
+
+
+# ---------------------------------------------------------------------------- checkpoints
+class CheckpointError(RuntimeError):
+    """No checkpoint of a run folder can be read."""
+
+
+def previous_path(path: PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(path.stem + PREVIOUS_SUFFIX)
+
+
+def checkpoint_intact(path: PathLike) -> Optional[str]:
+    """None when ``path`` looks like a whole torch checkpoint, else why not (cheap: reads the
+    zip directory at the end of the file, not the tensors)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except FileNotFoundError:
+        return "missing"
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        return f"not a whole checkpoint ({type(e).__name__}: {e}; cut short?)"
+    if not any(n.endswith("data.pkl") for n in names):
+        return "a zip archive without torch's data.pkl"
+    return None
+
+
+def save_checkpoint(path: PathLike, obj: Any) -> Path:
+    """Write ``obj`` to ``path`` (torch.save) keeping the checkpoint it replaces as
+    ``<stem>.prev.pt`` until the new one is completely on disk."""
+    import torch
+
+    from .utils import atomic_write
+
+    path = Path(path)
+
+    def write(f) -> None:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+        if path.is_file():  # the old one stays, as .prev.pt, until the new one is in place
+            tmp = path.with_name(f".{path.name}.prev.tmp")
+            tmp.unlink(missing_ok=True)
+            os.link(path, tmp)
+            os.replace(tmp, previous_path(path))
+
+    return atomic_write(path, write, mode="wb")
+
+
+def load_checkpoint(path: PathLike, *, map_location: Any = "cpu", log: Optional[Callable[[str], None]] = None
+                    ) -> Optional[Tuple[Dict[str, Any], Path]]:
+    """The newest readable of ``path`` and its ``.prev.pt`` as (checkpoint, file), None when
+    neither exists; :class:`CheckpointError` when they exist and none loads."""
+    import torch
+
+    candidates = [p for p in (Path(path), previous_path(path)) if p.is_file()]
+    if not candidates:
+        return None
+    failures: List[str] = []
+    for p in candidates:
+        why = checkpoint_intact(p)
+        if why is None:
+            try:
+                ckpt = torch.load(p, map_location=map_location, weights_only=True)
+            except Exception as e:  # noqa: BLE001 - any unreadable file: try the older one
+                why = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            else:
+                if failures and log is not None:
+                    log(f"warning: {'; '.join(failures)}; resuming from {p.name} instead")
+                return ckpt, p
+        failures.append(f"{p} cannot be read: {why}")
+    raise CheckpointError(
+        "; ".join(failures) + f". Restore a good copy, or delete {' and '.join(p.name for p in candidates)} to "
+        f"train this run again from the start (the other files in {Path(path).parent} can stay)")
