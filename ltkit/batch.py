@@ -86,7 +86,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .config import SCHEMAS, RunConfig
-from .schema import Schema
+from .schema import Schema, key_values
 
 DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
 DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
@@ -507,25 +507,25 @@ def _threads(todo: List[RunSpec], notebook: Path, kernel: str, root: Path, jobs:
     thread still in its notebook then ends with the process, and its kernel with it)."""
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures = {pool.submit(_run_one, s, notebook, kernel, root): s for s in todo}
+    reported = set()
     try:
         for fut in as_completed(futures):
+            reported.add(fut)
             on_row(fut.result())
     except KeyboardInterrupt:
         for fut in futures:
             fut.cancel()  # the ones not started yet
         _interrupt_kernels()
-        running = {f: s for f, s in futures.items() if not f.cancelled() and not f.done()}
         deadline = time.monotonic() + STOP_GRACE_S
-        while running and time.monotonic() < deadline:
-            for f in [f for f in running if f.done()]:
-                running.pop(f)
-                on_row(f.result())  # "interrupted" (the kernel's KeyboardInterrupt), or it had just finished
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
             time.sleep(0.2)
         for f, spec in futures.items():
             if f.cancelled():
                 on_row(_row(spec, "not started", 0.0, "", None))
-            elif f in running:
+            elif not f.done():
                 on_row(_row(spec, "interrupted", 0.0, f"still stopping after {STOP_GRACE_S:g} s; ended with the batch", None))
+            elif f not in reported:  # "interrupted" (its kernel's KeyboardInterrupt), or it had just finished
+                on_row(f.result())
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -702,15 +702,6 @@ def run_batch(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, r
 
 
 # ---------------------------------------------------------------------------- CLI
-def _option(text: str) -> Tuple[str, Any]:
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. account=lab), got {text!r}")
-    return key.strip(), yaml.safe_load(value) if value.strip() else ""
-
-
 def build_parser() -> argparse.ArgumentParser:
     from .executors import EXECUTORS
 
@@ -737,17 +728,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gpus-per-job", type=int, dest="gpus", help="GPUs per job (default: the run's gpus)")
     g.add_argument("--cpus-per-job", type=int, dest="cpus", help="CPUs per job")
     g.add_argument("--mem-gb", type=float, dest="mem_gb", help="memory per job, GB")
-    g.add_argument("--sbatch", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="a further sbatch option, e.g. --sbatch account=lab --sbatch constraint=a100 (repeatable)")
+    g.add_argument("--sbatch", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="further sbatch options, values read as YAML, e.g. --sbatch account=lab constraint=a100")
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     cluster = {k: getattr(args, k) for k in ("partition", "time", "gpus", "cpus", "mem_gb") if getattr(args, k) is not None}
-    if args.sbatch:
-        cluster["sbatch"] = dict(args.sbatch)
     try:
+        if args.sbatch:  # the KEY=VALUE rule of every mapping flag (ltkit.schema.key_values)
+            cluster["sbatch"] = key_values("--sbatch", args.sbatch)
         rows, report_rows = _batch(args.recipe, jobs=args.jobs, devices=args.devices, report=args.report,
                                    kernel=args.kernel, dry_run=args.dry_run, executor=args.executor, cluster=cluster)
     except (ValueError, FileNotFoundError) as e:

@@ -16,7 +16,7 @@ Resources come from the recipe's ``cluster`` mapping, overridden by command-line
 
     cluster:
       partition: gpu              # Slurm partition
-      time: "12:00:00"            # time limit per job: minutes, "HH:MM:SS" or "D-HH:MM:SS"
+      time: "12:00:00"            # time limit per job: minutes, "HH:MM:SS" or "D-HH:MM:SS" (default 60 min on Slurm)
       gpus: 1                     # GPUs per job; default: the run's own `gpus` (1 when it has none)
       cpus: 8                     # CPUs per job (cpus-per-task)
       mem_gb: 64

@@ -169,11 +169,9 @@ def save_checkpoint(path: PathLike, obj: Any) -> Path:
 
     path = Path(path)
 
-    def write(f) -> None:
+    def write(f) -> None:  # atomic_write then flushes, fsyncs and renames the new file into place
         torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-        if path.is_file():  # the old one stays, as .prev.pt, until the new one is in place
+        if path.is_file():  # the old one stays, as .prev.pt, beside the new one
             tmp = path.with_name(f".{path.name}.prev.tmp")
             tmp.unlink(missing_ok=True)
             os.link(path, tmp)

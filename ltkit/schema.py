@@ -289,7 +289,7 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
             raise ValueError(f"{name}: expected a list like {example}, got {value!r}")
         return tuple(coerce(name, v, item) for v in value)
     if hint is dict or origin in (dict, Dict):
-        return _coerce_dict(name, value)
+        return key_values(name, value)
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -320,7 +320,7 @@ def _number(name: str, value: Any, kind: type) -> Any:
     raise ValueError(f"{name}: expected {what}, got {value!r}")
 
 
-def _coerce_dict(name: str, value: Any) -> Dict[str, Any]:
+def key_values(name: str, value: Any) -> Dict[str, Any]:
     """A mapping, or ``KEY=VALUE`` strings (a list, or one string of them separated by spaces);
     each VALUE is read as YAML (``lr=0.01`` -> 0.01, ``flip=true`` -> True, ``a=[1,2]`` -> [1, 2])."""
     if isinstance(value, Mapping):
