@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import zipfile
 from contextlib import contextmanager
@@ -160,9 +162,34 @@ def checkpoint_intact(path: PathLike) -> Optional[str]:
     return None
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives while the block runs and deliver it when the block
+    ends. torch.save turns a KeyboardInterrupt raised inside its writer into a RuntimeError
+    ("unexpected pos ..."), so an interrupted run would be recorded as failed; the few hundred
+    milliseconds a checkpoint takes are worth finishing. Outside the main thread (where Python
+    delivers no signals) the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: List[Any] = []
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):  # Python's default handler (or ipykernel's) raises KeyboardInterrupt
+                previous(signal.SIGINT, caught[-1])
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+
 def save_checkpoint(path: PathLike, obj: Any) -> Path:
     """Write ``obj`` to ``path`` (torch.save) keeping the checkpoint it replaces as
-    ``<stem>.prev.pt`` until the new one is completely on disk."""
+    ``<stem>.prev.pt`` until the new one is completely on disk. A Ctrl-C during the write is
+    delivered once the new checkpoint is in place (:func:`interrupts_deferred`)."""
     import torch
 
     from .utils import atomic_write
@@ -177,7 +204,8 @@ def save_checkpoint(path: PathLike, obj: Any) -> Path:
             os.link(path, tmp)
             os.replace(tmp, previous_path(path))
 
-    return atomic_write(path, write, mode="wb")
+    with interrupts_deferred():
+        return atomic_write(path, write, mode="wb")
 
 
 def load_checkpoint(path: PathLike, *, map_location: Any = "cpu", log: Optional[Callable[[str], None]] = None

@@ -42,6 +42,18 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         )
 
 
+def _interrupted(e: BaseException) -> bool:
+    """A KeyboardInterrupt, or an error some library raised while one was being handled
+    (torch.save reports one inside its writer as RuntimeError "unexpected pos ...")."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def train_class_means(model, data, device, cfg: RunConfig) -> torch.Tensor:
     """Mean feature of each class over the un-augmented training images (C, D), for NCM."""
     split = data.train
@@ -134,11 +146,15 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     t_train = time.perf_counter()
     try:
         history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch)
-    except KeyboardInterrupt:  # Ctrl-C, or an interrupted batch: say so; the checkpoint resumes it
+    except BaseException as e:  # Ctrl-C, or an interrupted batch: say so; the checkpoint resumes it
+        if not _interrupted(e):
+            raise
         if main:
             write_run_json(run_dir, dict(record, status="interrupted"))
         log(f"{cfg.run_name}: interrupted; run it again to resume from its last finished epoch")
-        raise
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise KeyboardInterrupt(str(e)) from e  # a library turned the KeyboardInterrupt into its own error
     train_s = time.perf_counter() - t_train
     if not main:  # rank 0 evaluates and writes the record
         return run_dir

@@ -122,6 +122,35 @@ def test_the_previous_checkpoint_stays_until_the_new_one_is_in_place(tmp_path, m
     assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt"}  # no temp left
 
 
+def test_a_ctrl_c_while_a_checkpoint_is_written_lands_after_it(tmp_path, monkeypatch):
+    """The race an interrupted batch met in CI: SIGINT inside torch.save became a RuntimeError
+    ("unexpected pos") and the run was recorded failed. Now the checkpoint completes, then the
+    KeyboardInterrupt arrives."""
+    path = tmp_path / "checkpoint.pt"
+    runfolder.save_checkpoint(path, {"epoch": 1})
+    real_save = torch.save
+
+    class SignalMidWrite:  # the file torch.save writes to; Ctrl-C arrives after its second write
+        def __init__(self, f):
+            self.f, self.writes = f, 0
+
+        def write(self, b):
+            self.writes += 1
+            if self.writes == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            return self.f.write(b)
+
+        def flush(self):
+            self.f.flush()
+
+    monkeypatch.setattr(torch, "save", lambda obj, f: real_save(obj, SignalMidWrite(f)))
+    with pytest.raises(KeyboardInterrupt):
+        runfolder.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(1000)})
+    monkeypatch.undo()
+    assert torch.load(path)["epoch"] == 2 and torch.load(runfolder.previous_path(path))["epoch"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
 def test_a_truncated_checkpoint_resumes_from_the_previous_one_and_says_so(tmp_path):
     full = ltkit.run(RunConfig(**TINY, epochs=3, output_dir=str(tmp_path / "full")), **QUIET)
     # a 3-epoch run killed while its checkpoint of epoch 2 was being copied: that file is cut short
@@ -155,3 +184,26 @@ def test_no_readable_checkpoint_is_an_error_that_names_the_files(tmp_path):
     msg = str(e.value)
     assert str(part / "checkpoint.pt") in msg and str(part / "checkpoint.prev.pt") in msg
     assert "delete checkpoint.pt and checkpoint.prev.pt" in msg and "PytorchStreamReader" not in msg.split(".")[0]
+
+
+def test_a_library_error_raised_over_a_ctrl_c_counts_as_an_interruption():
+    """The runner records a run 'interrupted' (not 'failed') when the KeyboardInterrupt reaches it
+    dressed as another error, as torch.save's writer does."""
+    import io
+
+    from ltkit.runner import _interrupted
+
+    class InterruptedFile(io.BytesIO):  # Ctrl-C on the third write, inside torch's C++ writer
+        writes = 0
+
+        def write(self, b):
+            self.writes += 1
+            if self.writes == 3:
+                raise KeyboardInterrupt
+            return super().write(b)
+
+    with pytest.raises(RuntimeError, match="unexpected pos") as caught:
+        torch.save({"w": torch.zeros(1000), "v": torch.zeros(10)}, InterruptedFile())
+    assert _interrupted(caught.value)
+    assert not _interrupted(RuntimeError("a real failure"))
+    assert _interrupted(KeyboardInterrupt())
