@@ -1,4 +1,4 @@
-"""Shared pytest setup: the ``slow`` marker and the real CIFAR-10 from ../shared."""
+"""Shared pytest setup: the ``slow`` marker, the real CIFAR-10 and the real split lists from ../shared."""
 
 import subprocess
 import sys
@@ -15,6 +15,12 @@ requires_shared_cifar10 = pytest.mark.skipif(
     reason=f"real CIFAR-10 not available: needs {CIFAR10_ZIP} and {CIFAR10_TOOL} (the repo's sibling ../shared)",
 )
 
+LT_SPLITS_ZIP = SHARED / "data" / "lt-splits.zip"
+requires_shared_splits = pytest.mark.skipif(
+    not LT_SPLITS_ZIP.is_file(),
+    reason=f"the published Places-LT / ImageNet-LT split lists are not available: needs {LT_SPLITS_ZIP}",
+)
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long or real-data tests (deselect with -m 'not slow')")
@@ -26,4 +32,15 @@ def cifar10_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("cifar10_real")
     subprocess.run([sys.executable, str(CIFAR10_TOOL), str(root)], check=True, capture_output=True, timeout=600)
     assert (root / "cifar-10-batches-py" / "test_batch").is_file()
+    return root
+
+
+@pytest.fixture(scope="session")
+def lt_splits(tmp_path_factory):
+    """A temp folder with the shared zip's Places_LT/ and ImageNet_LT/ split files."""
+    import zipfile
+
+    root = tmp_path_factory.mktemp("lt_splits")
+    with zipfile.ZipFile(LT_SPLITS_ZIP) as z:
+        z.extractall(root)
     return root

@@ -33,7 +33,8 @@ EXPECTED_LINES: Dict[str, Dict[str, int]] = {
 IMAGE_SOURCES: Dict[str, str] = {
     "imagenet_lt": ("ImageNet (ILSVRC 2012) from https://image-net.org/download.php: the list files name "
                     "train/<wnid>/*.JPEG (ILSVRC train images, used by the train and val lists) and "
-                    "val/ILSVRC2012_val_*.JPEG (ILSVRC val images, flat, used by the test list)"),
+                    "val/<wnid>/ILSVRC2012_val_*.JPEG (ILSVRC val images sorted into class folders, used by "
+                    "the test list)"),
     "places_lt": ("Places365-Standard from http://places2.csail.mit.edu/download.html: put the images where "
                   "the paths in the list files point (relative to the image root)"),
 }
