@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: install install-lvis quickstart test test-fast lab smoke
+.PHONY: install install-lvis quickstart test test-fast test-browser lab smoke
 
 # installs the package with its pinned torch, and registers the `ltkit` Jupyter kernel the
 # notebooks (and papermill) use
@@ -25,6 +25,13 @@ quickstart: install
 # everything, the LVIS tests included (LTKIT_REQUIRE_DETECTION makes a missing mmdet an error)
 test: install-lvis
 	LTKIT_REQUIRE_DETECTION=1 $(PYTHON) -m pytest
+
+# JupyterLab as people use it: headless Chromium opens notebooks/quickstart.ipynb, checks the
+# kernel is "Python (ltkit)", runs the first cells and checks the page; screenshot in build/browser/
+test-browser: install
+	$(PIP_INSTALL) -e ".[dev,browser]"
+	tools/install_browser.sh
+	LTKIT_BROWSER_TESTS=1 $(PYTHON) -m pytest tests/browser
 
 test-fast: install
 	$(PYTHON) -m pytest -m "not slow"

@@ -1,10 +1,14 @@
 """Shared pytest setup: the ``slow`` marker, the real CIFAR-10 and the real split lists from ../shared."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+#: tests/browser (JupyterLab in headless Chromium) runs under `make test-browser` only
+collect_ignore = [] if os.environ.get("LTKIT_BROWSER_TESTS") else ["browser"]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CIFAR10_ZIP = SHARED / "data" / "cifar10-jpeg.zip"
