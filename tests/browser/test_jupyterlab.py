@@ -10,7 +10,6 @@ checks the table and the figures they put on the page, and saves a screenshot
 """
 
 import os
-import re
 import secrets
 import shutil
 import socket
