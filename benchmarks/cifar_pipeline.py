@@ -74,7 +74,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true",
                    help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
     p.add_argument("--profile", action="store_true",
-                   help="afterwards, profile --steps eager ltkit steps and print the share of convolution time")
+                   help="afterwards, profile --steps eager ltkit steps (fp32 and amp) and print the share of convolution time and the largest ops")
     p.add_argument("--output", default=None,
                    help="the record to write (default results/benchmarks/cifar_pipeline_<cpu|cuda>.txt; '-': print only)")
     args = p.parse_args()
@@ -183,16 +183,19 @@ def main() -> None:
         if k != STANDARD:
             out(f"ratio {k} / standard: {np.median(v) / base:.2f}x" +
                 (f"; / ltkit fp32: {np.median(v) / fp32:.2f}x" if k != FP32 else ""))
-    if args.profile:  # where the eager ltkit step spends its time: how much any input pipeline could still gain
+    if args.profile:  # where the eager ltkit steps spend their time: what any input pipeline could still gain
         from torch.profiler import profile
 
-        with profile() as prof:
-            measure(sources[FP32], args.steps)
-        ops = prof.key_averages()
-        total = sum(e.self_cpu_time_total for e in ops)
-        conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
-        out(f"profile: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the eager fp32 "
-            f"ltkit step's self CPU time ({args.steps} steps, torch.profiler)")
+        for k in (FP32, AMP):
+            with profile() as prof:
+                measure(sources[k], args.steps)
+            ops = prof.key_averages()
+            total = sum(e.self_cpu_time_total for e in ops)
+            conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
+            out(f"profile {k}: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the "
+                f"eager step's self CPU time ({args.steps} steps, torch.profiler); the largest ops:")
+            for e in sorted(ops, key=lambda e: -e.self_cpu_time_total)[:8]:
+                out(f"  {e.key:<48}{100 * e.self_cpu_time_total / total:>6.1f} %{e.count // args.steps:>6} calls/step")
     out.write(args.output if args.output is not None else RESULTS / f"cifar_pipeline_{device.type}.txt")
 
 
