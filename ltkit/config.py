@@ -76,6 +76,9 @@ class RunConfig(Schema):
     num_head: int = 2
     tau: float = 16.0
     gamma: float = 1 / 32
+    # > 0: BatchNorm normalises each slice of this many training images on its own (ghost batches),
+    # as nn.DataParallel did per GPU in the authors' runs (ltkit.models.ghost_bn); 0: the whole batch
+    bn_batch: int = 0
     # TDE alpha: a number; None ("auto") -> ltkit.tde.suggest_alpha on the test features; "val" ->
     # the alpha with the best overall accuracy on the validation split (ltkit.evaluate.select_alpha)
     alpha: Union[float, str, None] = field(default=None, metadata={"shown": "None (suggest_alpha); a number, 'auto' or 'val'"})
@@ -178,6 +181,7 @@ class RunConfig(Schema):
                self.pipeline)
         check("batch_size", self.batch_size % self.gpus == 0,
                f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)
+        check("bn_batch", self.bn_batch >= 0, "must be >= 0 (0: BatchNorm over the whole batch)", self.bn_batch)
         check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)
         for name in ("epochs", "batch_size", "num_head", "samples_per_class", "eval_batch_size",
                      "synthetic_classes", "synthetic_n_max", "gpus"):

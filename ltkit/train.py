@@ -35,6 +35,7 @@ from .data.transforms import TorchvisionImages
 from .losses import create_loss
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
+from .models.ghost_bn import use_ghost_batch_norm
 from .tde import MovingAverageFeature, mu_from_lr
 from .runfolder import load_checkpoint, save_checkpoint
 from .utils import channels_last, precision
@@ -85,6 +86,8 @@ class LTModel(nn.Module):
 
 def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
     backbone = create_backbone(cfg.backbone)
+    if cfg.bn_batch:
+        use_ghost_batch_norm(backbone, cfg.bn_batch)
     classifier = create_classifier(
         cfg.classifier, backbone.out_features, num_classes,
         num_head=cfg.num_head, tau=cfg.tau, gamma=cfg.gamma, tau_norm_p=cfg.tau_norm_p,
