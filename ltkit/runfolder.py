@@ -168,12 +168,12 @@ def interrupts_deferred() -> Iterator[None]:
     ends. torch.save turns a KeyboardInterrupt raised inside its writer into a RuntimeError
     ("unexpected pos ..."), so an interrupted run would be recorded as failed; the few hundred
     milliseconds a checkpoint takes are worth finishing. Outside the main thread (where Python
-    delivers no signals) the block just runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    delivers no signals, and cannot set handlers) the block just runs."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # None: a handler set outside Python, which could not be put back
         return
     caught: List[Any] = []
-    previous = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
     try:
         yield
