@@ -72,6 +72,9 @@ class RunConfig(Schema):
     pipeline: str = "batched"
     # --- model
     backbone: str = "resnet32"
+    # the backbone's nonlinearity: "relu" (the paper's), or the smooth "softplus" / "silu", whose
+    # training does not amplify rounding differences (the quickstart; ltkit.models.backbones)
+    activation: str = "relu"
     classifier: str = "causal_norm"
     num_head: int = 2
     tau: float = 16.0
@@ -164,10 +167,11 @@ class RunConfig(Schema):
     def _validate(self) -> None:
         from .data.samplers import SAMPLERS
         from .losses import LOSSES, NEEDS_NORMALIZED_LOGITS, REBALANCING_LOSSES
-        from .models import BACKBONES, CLASSIFIERS, backbone_out_features
+        from .models import ACTIVATIONS, BACKBONES, CLASSIFIERS, backbone_out_features
 
         choice("dataset", self.dataset, DATASETS)
         choice("backbone", self.backbone, BACKBONES.names())
+        choice("activation", self.activation, sorted(ACTIVATIONS))
         choice("classifier", self.classifier, CLASSIFIERS.names())
         choice("loss", self.loss, LOSSES.names())
         choice("sampler", self.sampler, SAMPLERS)
@@ -260,15 +264,17 @@ _LWS = dict(
 )
 
 #: the quickstart: the CIFAR recipe shrunk to a few minutes on two CPU cores; alpha is chosen
-#: on the synthetic validation split. lr 0.02, not the CIFAR 0.2: with 9 steps an epoch the
-#: bias-free linear head on post-ReLU features of norm ~22 overshoots at lr 0.1 (first-epoch
-#: losses of 5-7 against ln 10 = 2.3, and on some machines a collapse onto the head classes);
-#: at 0.02 both heads start below ln C and no run collapses. What is left is ordinary
-#: run-to-run spread (README, "What the table depends on"; tests/test_quickstart.py). fp32
-#: (amp off): bf16 runs only where the CPU has bf16, and the quickstart's table is to be the same
-#: on every machine
+#: on the synthetic validation split. The backbone is ResNet-32 with SiLU in place of ReLU: ReLU's
+#: kink makes a short run chaotic (a rounding difference from another thread count or CPU, or a
+#: 1e-9 change of the initial weights, switches some units' gradients on or off and the runs part
+#: within the first epoch, moving few-shot cells by up to 10 points); with SiLU the same
+#: perturbations stay at their size and the table is the same to the printed decimal
+#: (ltkit.models.backbones; benchmarks/quickstart_spread.py). lr 0.02, not the CIFAR 0.2: with 9
+#: steps an epoch the bias-free linear head overshoots at lr 0.1 (first-epoch losses of 5-7
+#: against ln 10 = 2.3); at 0.02 both heads start below ln C. fp32 (amp off): bf16 runs only where
+#: the CPU has bf16, and the quickstart's table is to be the same on every machine
 _SYNTHETIC = dict(amp=False,
-    dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", num_head=2, tau=16.0, gamma=1 / 32, alpha="val",
+    dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", activation="silu", num_head=2, tau=16.0, gamma=1 / 32, alpha="val",
     batch_size=128, epochs=40, lr=0.02, weight_decay=5e-4, momentum=0.9, schedule="warmup_multistep",
     warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9, mu_schedule="fixed",
 )

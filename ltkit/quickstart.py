@@ -34,12 +34,15 @@ METHODS = {
 
 
 def quickstart(output_dir: str = "results/quickstart", *, epochs: Optional[int] = None, seed: int = 0,
-               device: str = "auto", progress: bool = True, log=print) -> pd.DataFrame:
-    """Run the quickstart; returns the summary table (one row per method)."""
+               device: str = "auto", progress: bool = True, activation: Optional[str] = None, log=print) -> pd.DataFrame:
+    """Run the quickstart; returns the summary table (one row per method). ``activation``
+    overrides the presets' SiLU (``"relu"`` gives the earlier, chaotic recipe: the spread benchmark)."""
     out = Path(output_dir)
     overrides = dict(seed=seed, device=device, progress=progress)
     if epochs is not None:
         overrides["epochs"] = epochs
+    if activation is not None:
+        overrides["activation"] = activation
     run_dirs = {}
     for preset in ("synthetic_baseline", "synthetic_tde"):
         cfg = RunConfig.preset(preset, output_dir=str(out / preset), **overrides)

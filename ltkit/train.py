@@ -85,7 +85,7 @@ class LTModel(nn.Module):
 
 
 def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
-    backbone = create_backbone(cfg.backbone)
+    backbone = create_backbone(cfg.backbone, activation=cfg.activation)
     if cfg.bn_batch:
         use_ghost_batch_norm(backbone, cfg.bn_batch)
     classifier = create_classifier(
@@ -104,7 +104,12 @@ def load_stage1(model: LTModel, path: str) -> None:
     ckpt_path = p / CHECKPOINT if p.is_dir() else p
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"init_from: no checkpoint at {ckpt_path}; point it at a finished stage-1 run folder")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["model"]
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    state = ckpt["model"]
+    # the weights of a ReLU backbone under softplus (or back) would load, and mean something else
+    theirs, ours = RunConfig.with_defaults(ckpt.get("config", {})).get("activation"), getattr(model.backbone, "activation", None)
+    if theirs != ours:
+        raise ValueError(f"init_from: {ckpt_path} was trained with activation={theirs!r}, this run has activation={ours!r}")
     backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     model.backbone.load_state_dict(backbone)
     if isinstance(model.classifier, LWSClassifier):

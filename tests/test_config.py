@@ -53,7 +53,7 @@ _STAGE1_REF = dict(backbone="resnet32", classifier="linear", batch_size=512, epo
 _LWS_REF = dict(backbone="resnet32", classifier="lws", batch_size=512, epochs=5, lr=0.2, weight_decay=1e-4,
                 momentum=0.9, schedule="cosine", sampler="class_balanced", samples_per_class=4, freeze_backbone=True,
                 imb_ratio=100.0)
-_SYNTHETIC_REF = dict(dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", num_head=2, tau=16.0,
+_SYNTHETIC_REF = dict(dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", activation="silu", num_head=2, tau=16.0,
                       gamma=1 / 32, alpha="val", batch_size=128, epochs=40, lr=0.02, weight_decay=5e-4, momentum=0.9,
                       schedule="warmup_multistep", warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9,
                       mu_schedule="fixed", loss="ce", sampler="instance")
@@ -98,6 +98,7 @@ def test_alpha_val_needs_a_validation_split():
     ("classifier", "cosin", "classifier: unknown value 'cosin'; choose one of: .*causal_norm"),
     ("loss", "l2", "loss: unknown value 'l2'; choose one of: .*balanced_softmax"),
     ("backbone", "vit", "backbone: unknown value 'vit'; choose one of: .*resnet32"),
+    ("activation", "gelu", "activation: unknown value 'gelu'; choose one of: relu, silu, softplus"),
     ("sampler", "square", "sampler: unknown value 'square'; choose one of: instance, class_balanced"),
     ("epochs", 0, "epochs: must be a positive integer, got 0"),
     ("epochs", -3, "epochs: must be a positive integer"),
@@ -163,7 +164,7 @@ def test_cli_has_a_flag_for_every_field():
     flags = {a.dest: a.option_strings for a in run._actions}
     # a valid non-default value for each field that is not a plain number or switch
     other = {"dataset": "cifar100_lt", "pipeline": "torchvision", "classifier": "cosine", "loss": "focal",
-             "backbone": "resnet50", "sampler": "class_balanced", "schedule": "cosine", "mu_schedule": "lr_scaled",
+             "backbone": "resnet50", "activation": "silu", "sampler": "class_balanced", "schedule": "cosine", "mu_schedule": "lr_scaled",
              "jpeg_decode": "workers", "device": "cpu", "data_root": "d", "init_from": "x", "output_dir": "o",
              "alpha": "0.25", "milestones": "3,7", "num_head": "4", "lr_factor": "0.1", "momentum": "0.5", "mu": "0.5",
              "cb_beta": "0.99"}

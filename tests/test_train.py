@@ -208,6 +208,20 @@ def test_two_stage_lws_trains_only_scales(tmp_path):
     assert not torch.equal(b["classifier.scales"], torch.ones(4))
 
 
+def test_init_from_refuses_a_stage1_of_another_activation(tmp_path):
+    """A ReLU backbone's weights would load into a SiLU one (activations hold no weights) and mean
+    something else; a checkpoint from before the field existed counts as ReLU."""
+    s1 = ltkit.run(RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "s1")), log=lambda *_: None)
+    cfg = RunConfig(**{**TINY, "epochs": 1}, classifier="lws", sampler="class_balanced", freeze_backbone=True,
+                    init_from=str(s1), activation="silu", output_dir=str(tmp_path / "lws"))
+    with pytest.raises(ValueError, match="trained with activation='relu', this run has activation='silu'"):
+        ltkit.run(cfg, log=lambda *_: None)
+    ck = torch.load(s1 / "checkpoint.pt", weights_only=True)
+    del ck["config"]["activation"]
+    torch.save(ck, s1 / "checkpoint.pt")
+    ltkit.run(cfg.replace(activation="relu"), log=lambda *_: None)
+
+
 def test_init_from_missing_checkpoint(tmp_path):
     cfg = RunConfig(**TINY, classifier="lws", freeze_backbone=True, init_from=str(tmp_path / "nope"),
                     output_dir=str(tmp_path / "r"))

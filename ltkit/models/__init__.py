@@ -6,7 +6,7 @@ import functools
 
 import torch
 
-from .backbones import BACKBONES, create_backbone, list_backbones
+from .backbones import ACTIVATIONS, BACKBONES, create_backbone, list_backbones
 from .classifiers import (
     CLASSIFIERS,
     Classifier,
@@ -28,6 +28,7 @@ def backbone_out_features(name: str) -> int:
 
 
 __all__ = [
+    "ACTIVATIONS",
     "BACKBONES",
     "CLASSIFIERS",
     "Classifier",
