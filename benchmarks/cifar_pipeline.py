@@ -78,6 +78,7 @@ def main() -> None:
     p.add_argument("--output", default=None,
                    help="the record to write (default results/benchmarks/cifar_pipeline_<cpu|cuda>.txt; '-': print only)")
     args = p.parse_args()
+    out = Report()  # the provenance (commit, date, machine) of the code as it starts
 
     device = resolve_device(args.device)
     data = load_cifar_lt(cifar_root(args.data_root), num_classes=10, imb_ratio=100, seed=0)
@@ -165,7 +166,6 @@ def main() -> None:
         for k, source in sources.items():
             rates[k].append(measure(source, args.steps))
 
-    out = Report()
     # 200 epochs of drop-last steps over the r100 training split, at the median rate
     images_200 = 200 * (len(data.train) // args.batch_size) * args.batch_size
     out(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}")

@@ -56,6 +56,7 @@ def main() -> None:
     p.add_argument("--output", default=None,
                    help="the record to write (default results/benchmarks/cifar_pipeline_accuracy_<cpu|cuda>.txt; '-': print only)")
     args = p.parse_args()
+    out = Report()  # the provenance (commit, date, machine) of the code as it starts
 
     root = cifar_root(args.data_root)
     device = resolve_device(args.device)
@@ -80,7 +81,6 @@ def main() -> None:
 
     df = pd.DataFrame(rows)
     cfg = ltkit.RunConfig.preset(args.preset, **short_schedule(args.epochs))
-    out = Report()
     out(f"# {args.preset}: {cfg.dataset} r{cfg.imb_ratio:g}, {cfg.backbone} + {cfg.classifier}, batch {cfg.batch_size}, "
         f"{args.epochs} epochs (milestones {list(cfg.milestones)}, warm-up {cfg.warmup_epochs}), alpha {cfg.alpha}")
     out(f"# device {device}, seeds {args.seeds}, {args.workers} DataLoader workers for the torchvision pipeline")

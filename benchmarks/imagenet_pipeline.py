@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--output", default=None,
                     help="the record to write (default results/benchmarks/imagenet_pipeline_<cpu|cuda>.txt; '-': print only)")
     args = ap.parse_args(argv)
+    out = Report()  # the provenance (commit, date, machine) of the code as it starts
     device = resolve_device(args.device)
     transform = imagenet_train_transform()
 
@@ -94,7 +95,6 @@ def main(argv=None) -> int:
             for k, fn in pipelines.items():
                 rates[k].append(measure(fn))
 
-    out = Report()
     out(f"# ImageNet-LT input pipeline, {n_images} generated 500x375 JPEGs, batch {args.batch_size}, "
         f"{args.workers} DataLoader workers, {args.rounds} rounds after a warm-up, device {device}")
     out(f"{'pipeline':<58}{'images/s (median)':>18}{'min':>9}{'max':>9}")

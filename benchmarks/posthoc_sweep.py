@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--output", default=str(RESULTS / "posthoc_sweep_cpu.txt"),
                     help="the record to write (default results/benchmarks/posthoc_sweep_cpu.txt; '-': print only)")
     args = ap.parse_args()
+    rep = Report()  # the provenance (commit, date, machine) of the code as it starts
 
     out = make_outputs(args.n, args.d, args.c)
     alphas = DEFAULT_ALPHAS
@@ -77,7 +78,6 @@ def main() -> None:
 
     t_sweep = best_time(lambda: tde_alpha_sweep(out, alphas), args.repeats)
     t_naive = best_time(lambda: naive(out, alphas), args.repeats)
-    rep = Report()
     rep(f"# device cpu, {torch.get_num_threads()} threads")
     rep(f"N={args.n}  D={args.d}  C={args.c}  alphas={len(alphas)}  best of {args.repeats}")
     rep(f"{'method':<32}{'seconds':>10}")

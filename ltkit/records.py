@@ -118,25 +118,30 @@ def header_lines(command: Optional[str] = None) -> List[str]:
     return lines
 
 
-def write_record(path: Union[str, Path], body: str, *, command: Optional[str] = None) -> Path:
-    """Write a benchmark record atomically: the provenance header, then ``body`` (the table the
-    script printed). Returns the path."""
+def write_record(path: Union[str, Path], body: str, *, command: Optional[str] = None,
+                 header: Optional[List[str]] = None) -> Path:
+    """Write a benchmark record atomically: the provenance header (``header``, else taken now),
+    then ``body`` (the table the script printed). Returns the path."""
     from .utils import write_text
 
-    text = "\n".join(header_lines(command)) + "\n" + body.rstrip("\n") + "\n"
+    text = "\n".join(header or header_lines(command)) + "\n" + body.rstrip("\n") + "\n"
     return write_text(Path(path), text)
 
 
 class Report:
     """Collects what a benchmark prints, so the same text goes to the console and into its record.
 
-    >>> out = Report()
+    The provenance header is taken when the Report is made, so a script makes it before it
+    measures: the record names the code that ran, even if the checkout changes while it runs.
+
+    >>> out = Report()                # at the start: commit, clean or not, date, machine
     >>> out("pipeline  images/s")   # printed now, kept for the record
     >>> out.write("results/benchmarks/x.txt")
     """
 
-    def __init__(self) -> None:
+    def __init__(self, command: Optional[str] = None) -> None:
         self.lines: List[str] = []
+        self.header = header_lines(command)
 
     def __call__(self, line: str = "") -> None:
         print(line, flush=True)
@@ -150,6 +155,6 @@ class Report:
         """Write the record (nothing when ``path`` is empty or ``-``); says where it went."""
         if not path or str(path) == "-":
             return None
-        written = write_record(path, self.text)
+        written = write_record(path, self.text, header=self.header)
         print(f"record written to {written}")
         return written

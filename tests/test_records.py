@@ -69,6 +69,20 @@ def test_write_record_puts_the_header_before_the_table(tmp_path, capsys):
     assert Report().write("-") is None and not (tmp_path / "-").exists()
 
 
+def test_a_report_names_the_code_as_it_was_when_the_benchmark_started(tmp_path, monkeypatch):
+    """An edit made while a benchmark measures must not change its record's provenance: the
+    header is taken when the Report is made (a record once said 'dirty' for a README edited
+    during the run)."""
+    import ltkit.records as records
+
+    states = iter([{"commit": "a" * 40, "dirty": False}, {"commit": "b" * 40, "dirty": True}])
+    monkeypatch.setattr(records, "git_state", lambda *a, **k: next(states))
+    out = Report()
+    out("table")
+    lines = out.write(tmp_path / "r.txt").read_text().splitlines()
+    assert lines[1] == f"# git commit: {'a' * 40} (clean)" and lines[-1] == "table"
+
+
 def test_changed_records_do_not_make_the_tree_dirty_but_code_does(tmp_path):
     import subprocess
 
