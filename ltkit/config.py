@@ -266,7 +266,7 @@ _LWS = dict(
 #: the quickstart: the CIFAR recipe shrunk to a few minutes on two CPU cores; alpha is chosen
 #: on the synthetic validation split. The backbone is ResNet-32 with SiLU in place of ReLU: ReLU's
 #: kink makes a short run chaotic (a rounding difference from another thread count or CPU, or a
-#: 1e-9 change of the initial weights, switches some units' gradients on or off and the runs part
+#: 1e-6 change of the initial weights, switches some units' gradients on or off and the runs part
 #: within the first epoch, moving few-shot cells by up to 10 points); with SiLU the same
 #: perturbations stay at their size and the table is the same to the printed decimal
 #: (ltkit.models.backbones; benchmarks/quickstart_spread.py). lr 0.02, not the CIFAR 0.2: with 9

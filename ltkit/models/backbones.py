@@ -9,12 +9,12 @@ Nothing is ever downloaded: every backbone starts from random weights.
 ``activation`` (every backbone takes it) replaces each ReLU of the network: ``"relu"`` (the
 paper's, the default), ``"softplus"`` or ``"silu"``. Why a smooth one exists: ReLU's derivative
 jumps at 0, so a change of one rounding step in a pre-activation that sits near 0 switches that
-unit's gradient on or off. On a short run this makes training chaotic: a 1e-9 change of the
-initial weights, another thread count or another CPU's kernels move the weights of a quickstart
-run apart by about 1e-3 (relative) within its first 9 steps, and its accuracy cells by several
-points at the end. With softplus or SiLU the gradient is a smooth function of
-the weights and the same perturbations stay at their own size through training (measured:
-``benchmarks/quickstart_spread.py``; ``tests/test_backbones.py`` checks the first 9 steps). The
+unit's gradient on or off. On a short run this makes training chaotic: a 1e-6 change of the
+initial weights, another thread count or another CPU's kernels move two quickstart runs apart by
+more than tenfold within their first 9 steps, and their accuracy cells by up to 10 points at the
+end. With softplus or SiLU the gradient is a smooth function of the weights and the same
+perturbations stay at their own size through training (``tests/test_backbones.py`` checks the
+first 9 steps; ``benchmarks/quickstart_spread.py`` measures the table's cells). The
 quickstart uses SiLU for that reason (on the CPU it costs less than softplus, whose outputs,
 unlike SiLU's, stay positive); the paper's presets keep ReLU.
 
