@@ -131,3 +131,37 @@ def test_readme_table3_is_the_generated_one():
     block = (TABLES / "table3_cifar10.md").read_text().strip()
     rows = block[block.index("| method"):].split("\n\n")[0]  # the table itself
     assert rows in (ROOT / "README.md").read_text(), "README's Table 3 block differs from results/tables/table3_cifar10.md"
+
+
+def _keep_run_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("keep_run", ROOT / "tools" / "keep_run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp_path):
+    tool = _keep_run_tool()
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    rec = {"status": "complete", "environment": {"git_commit": "a" * 40, "git_dirty": False}, "metrics": {}}
+    (run / "run.json").write_text(json.dumps(rec))
+    (run / "history.csv").write_text("epoch,loss\n1,2.0\n")
+    (run / "checkpoint.pt").write_bytes(b"large")
+    (run / "outputs.npz").write_bytes(b"large")
+    nb = {"cells": [{"cell_type": "code", "source": "plot()", "metadata": {}, "execution_count": 1,
+                     "outputs": [{"output_type": "display_data", "metadata": {},
+                                  "data": {"image/png": "iVBORw0KGgo=", "text/plain": ["<Figure>"]}}]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    (run / "train_classification.ipynb").write_text(json.dumps(nb))
+    dest = tool.keep(run, tmp_path / "kept")
+    assert sorted(p.name for p in dest.iterdir()) == ["history.csv", "run.json", "train_classification.ipynb"]
+    kept = json.loads((dest / "train_classification.ipynb").read_text())
+    data = kept["cells"][0]["outputs"][0]["data"]
+    assert "image/png" not in data and "left out" in data["text/plain"][0]
+    for status, dirty in (("running", False), ("complete", True), ("complete", None)):
+        (run / "run.json").write_text(json.dumps({**rec, "status": status, "environment": {"git_commit": "a" * 40, "git_dirty": dirty}}))
+        with pytest.raises(SystemExit, match="only"):
+            tool.keep(run, tmp_path / "kept2")
