@@ -108,8 +108,11 @@ REPRODUCTIONS = ROOT / "results" / "reproductions"
 TABLES = ROOT / "results" / "tables"
 
 
+ANALYSIS = ROOT / "results" / "analysis"
+
+
 def test_reproduction_records_are_complete_and_from_clean_commits():
-    runs = sorted(REPRODUCTIONS.glob("*/*/run.json"))
+    runs = sorted(REPRODUCTIONS.glob("*/*/run.json")) + sorted(ANALYSIS.glob("*/*/run.json"))
     assert runs, "no committed reproduction records"
     for path in runs:
         rec = json.loads(path.read_text())
@@ -165,3 +168,19 @@ def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp
         (run / "run.json").write_text(json.dumps({**rec, "status": status, "environment": {"git_commit": "a" * 40, "git_dirty": dirty}}))
         with pytest.raises(SystemExit, match="only"):
             tool.keep(run, tmp_path / "kept2")
+
+
+def test_readme_quotes_the_jpeg_gap_run_as_its_record_says():
+    """The README's q50 sentence: the numbers of the q50 record and of the q75 seed-0 record."""
+    def metrics(path):
+        m = json.loads(path.read_text())["metrics"]
+        return round(m["plain"]["overall"], 1), round(m["tde"]["overall"], 1)
+
+    q50 = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json"
+    assert json.loads(q50.read_text())["params"]["data_root"] == "data/cifar10-q50"
+    (p50, t50) = metrics(q50)
+    (p75, t75) = metrics(REPRODUCTIONS / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0" / "run.json")
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"reached De-confound {p50:.1f} and De-confound-TDE {t50:.1f}, against {p75:.1f} and {t75:.1f}" in readme
+    assert f"cost {p75 - p50:.1f} and {t75 - t50:.1f} points" in readme
+
