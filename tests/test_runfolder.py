@@ -122,15 +122,21 @@ def test_the_previous_checkpoint_stays_until_the_new_one_is_in_place(tmp_path, m
     assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt"}  # no temp left
 
 
-def test_a_ctrl_c_while_a_checkpoint_is_written_lands_after_it(tmp_path, monkeypatch):
-    """The race an interrupted batch met in CI: SIGINT inside torch.save became a RuntimeError
-    ("unexpected pos") and the run was recorded failed. Now the checkpoint completes, then the
-    KeyboardInterrupt arrives."""
-    path = tmp_path / "checkpoint.pt"
-    runfolder.save_checkpoint(path, {"epoch": 1})
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own Ctrl-C handler for the test, whatever pytest inherited: a process started in
+    the background by a non-interactive shell ignores SIGINT (SIG_IGN), and then a Ctrl-C rightly
+    raises nothing."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _signal_mid_write(monkeypatch):
+    """torch.save writes through a file object that sends this process SIGINT after its second write."""
     real_save = torch.save
 
-    class SignalMidWrite:  # the file torch.save writes to; Ctrl-C arrives after its second write
+    class SignalMidWrite:
         def __init__(self, f):
             self.f, self.writes = f, 0
 
@@ -144,11 +150,32 @@ def test_a_ctrl_c_while_a_checkpoint_is_written_lands_after_it(tmp_path, monkeyp
             self.f.flush()
 
     monkeypatch.setattr(torch, "save", lambda obj, f: real_save(obj, SignalMidWrite(f)))
+
+
+def test_a_ctrl_c_while_a_checkpoint_is_written_lands_after_it(tmp_path, monkeypatch, python_sigint_handler):
+    """The race an interrupted batch met in CI: SIGINT inside torch.save became a RuntimeError
+    ("unexpected pos") and the run was recorded failed. Now the checkpoint completes, then the
+    KeyboardInterrupt arrives."""
+    path = tmp_path / "checkpoint.pt"
+    runfolder.save_checkpoint(path, {"epoch": 1})
+    _signal_mid_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         runfolder.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(1000)})
     monkeypatch.undo()
     assert torch.load(path)["epoch"] == 2 and torch.load(runfolder.previous_path(path))["epoch"] == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_while_saving(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _signal_mid_write(monkeypatch)
+        runfolder.save_checkpoint(path, {"epoch": 1})  # no KeyboardInterrupt
+        monkeypatch.undo()
+        assert torch.load(path)["epoch"] == 1 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_truncated_checkpoint_resumes_from_the_previous_one_and_says_so(tmp_path):
