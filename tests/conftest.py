@@ -1,5 +1,6 @@
 """Shared pytest setup: the ``slow`` marker, the real CIFAR-10 and the real split lists from ../shared."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,3 +49,28 @@ def lt_splits(tmp_path_factory):
     with zipfile.ZipFile(LT_SPLITS_ZIP) as z:
         z.extractall(root)
     return root
+
+
+@contextlib.contextmanager
+def gloo_group(rank: int, world: int, init_file: str):
+    """The gloo process group of one worker of a multi-process test (``mp.spawn``).
+
+    When the block succeeds, every rank meets at a barrier and the process leaves with
+    ``os._exit(0)`` without tearing gloo down: that teardown now and then aborted a worker
+    ("terminate called without an active exception", SIGABRT) after its results were on disk,
+    failing tests whose results were right. When the block raises, the group is destroyed and
+    the error goes on to ``mp.spawn``, which reports it.
+    """
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        yield
+    except BaseException:
+        dist.destroy_process_group()
+        raise
+    dist.barrier()  # every rank's results are written before any process goes
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+

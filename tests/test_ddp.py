@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from ltkit import distributed
@@ -19,6 +18,7 @@ from ltkit.data import load_dataset
 from ltkit.distributed import torchrun_command
 from ltkit.train import CHECKPOINT, build_model, train
 from ltkit.utils import seed_everything
+from conftest import gloo_group
 
 TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=60, imb_ratio=10, synthetic_image_size=8,
             classifier="causal_norm", epochs=2, steps_per_epoch=3, batch_size=16, lr=0.01, warmup_epochs=1,
@@ -42,13 +42,9 @@ def _train(cfg: RunConfig, out: Path) -> None:
 
 
 def _worker(rank, world, init_file, cfg_dict, out):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         torch.set_num_threads(1)
         _train(RunConfig.from_dict(cfg_dict), Path(out))
-        dist.barrier()  # both ranks done before either tears its gloo pairs down
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.parametrize("sampler", ["instance", "class_balanced"])
@@ -74,8 +70,7 @@ def test_two_processes_equal_one_on_the_same_global_batches(tmp_path, sampler):
 
 
 def _bn_worker(rank, world, init_file, out):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         torch.set_num_threads(1)
         torch.manual_seed(0)
         x = torch.randn(8, 3, 4, 4, dtype=torch.float64)
@@ -86,9 +81,6 @@ def _bn_worker(rank, world, init_file, out):
         ((y * r[rank * 4:(rank + 1) * 4]) ** 2).sum().backward()
         torch.save({"y": y.detach(), "grad_w": bn.weight.grad, "grad_x": mine.grad, "rm": bn.running_mean,
                     "rv": bn.running_var}, f"{out}.{rank}")
-        dist.barrier()  # both ranks done before either tears its gloo pairs down (a lone teardown aborted once in CI)
-    finally:
-        dist.destroy_process_group()
 
 
 def test_all_reduce_batchnorm_is_batchnorm_over_the_global_batch(tmp_path):

@@ -2,23 +2,19 @@
 holds the same one (2 CPU processes, gloo backend)."""
 
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from ltkit.tde import MovingAverageFeature
+from conftest import gloo_group
 
 
 def _worker(rank, world, init_file, out_file):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         ma = MovingAverageFeature(3, mu=0.9)
         for step in range(3):
             g = torch.Generator().manual_seed(100 * step + rank)
             ma.update(torch.rand(4, 3, generator=g))  # each rank sees its own batch
         torch.save(ma.mean, f"{out_file}.{rank}")
-        dist.barrier()  # both ranks done before either tears its gloo pairs down
-    finally:
-        dist.destroy_process_group()
 
 
 def test_moving_average_is_all_reduced(tmp_path):
@@ -35,8 +31,7 @@ def test_moving_average_is_all_reduced(tmp_path):
 
 
 def _masked_worker(rank, world, init_file, out_file):
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, init_file):
         ma = MovingAverageFeature(3, mu=0.5)
         for step in range(3):
             g = torch.Generator().manual_seed(100 * step + rank)
@@ -45,9 +40,6 @@ def _masked_worker(rank, world, init_file, out_file):
             mask = torch.zeros(5, dtype=torch.bool) if step == 1 or (step == 2 and rank == 1) else x[:, 0] > 0.3
             ma.update(x, mask=mask)
         torch.save(ma.mean, f"{out_file}.{rank}")
-        dist.barrier()  # both ranks done before either tears its gloo pairs down
-    finally:
-        dist.destroy_process_group()
 
 
 def test_masked_moving_average_pools_selected_rows_over_ranks(tmp_path):
