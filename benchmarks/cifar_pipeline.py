@@ -15,12 +15,20 @@ weights) and batch size on CIFAR-10-LT ratio 100. What differs is the pipeline a
   CPU avx512_bf16 or AMX, ``ltkit.utils.precision``), the classifier and the loss in float32.
   Without bf16 the amp row says so and runs float32.
 * with ``--compile``: the amp step under ``torch.compile`` (RunConfig ``compile=True``).
+* with ``--floor``: the convolutions alone, a bound on any implementation of this training step
+  on this device: the 33 convolutions of ResNet-32, each run forward and backward (gradients of
+  the weights, and of the input except for the first layer) on random inputs of the shapes the
+  training step gives them, in the amp precision, channels-last, with nothing else: no
+  BatchNorm, activation, residual add, classifier, loss, optimizer or data. ``torch.compile``
+  does not replace these kernels on the CPU (inductor calls the same oneDNN convolutions), so
+  no pipeline, fusion or compile setting trains faster than this row at this batch size.
 
 The rows are measured in the same process, alternating, after a warm-up, and the script prints
 images/s of each, the ratios, and what 200 epochs of CIFAR-10-LT r100 take at each rate. Data: ``--data-root`` holding ``cifar-10-batches-py``, or the
 team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops with a message.
 
     python benchmarks/cifar_pipeline.py --rounds 3 --steps 10
+    python benchmarks/cifar_pipeline.py --rounds 5 --steps 10 --compile --floor   # the full record
 
 It writes its record (the provenance header of ``ltkit.records``, then the table) to
 ``results/benchmarks/cifar_pipeline_<cpu|cuda>.txt`` unless ``--output`` says otherwise.
@@ -62,6 +70,36 @@ def cifar_root(arg: str) -> Path:
     return root
 
 
+def conv_floor_step(cfg, device: torch.device, batch_size: int, dtype: torch.dtype):
+    """A step (ignoring its batch) that runs only the model's convolutions, forward and backward, on
+    random inputs of the shapes one training forward gives them (see the module docstring)."""
+    model = build_model(cfg, 10).to(device)
+    convs = []
+    hooks = [m.register_forward_hook(lambda m, inp, out: convs.append((m, inp[0].shape[1:])))
+             for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model.backbone(torch.zeros(2, 3, 32, 32, device=device))
+    for h in hooks:
+        h.remove()
+    fmt = torch.channels_last if channels_last(device) else torch.contiguous_format
+    work = []
+    for i, (m, shape) in enumerate(convs):
+        conv = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, bias=False)
+        conv = conv.to(device=device, dtype=dtype, memory_format=fmt)
+        x = torch.randn(batch_size, *shape, device=device, dtype=dtype).contiguous(memory_format=fmt)
+        x.requires_grad_(i > 0)  # the first layer's input is the image: no gradient, as in training
+        with torch.no_grad():
+            grad = torch.randn_like(conv(x))
+        work.append((conv, x, grad))
+
+    def step(x, y):
+        for conv, inp, grad in work:
+            conv(inp).backward(grad)
+            conv.weight.grad = inp.grad = None
+
+    return step
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-root", default="")
@@ -73,6 +111,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true",
                    help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
+    p.add_argument("--floor", action="store_true",
+                   help="add a row for the 33 convolutions alone (forward + backward, amp precision): the bound on any step")
     p.add_argument("--profile", action="store_true",
                    help="afterwards, profile --steps eager ltkit steps (fp32 and amp) and print the share of convolution time and the largest ops")
     p.add_argument("--output", default=None,
@@ -144,6 +184,10 @@ def main() -> None:
         compiled = torch.compile(ltkit_step(True))
         sources[AMP + " + torch.compile"] = (ltkit_batches(), compiled)
 
+    if args.floor:
+        sources[f"floor: the convolutions alone, {amp_precision}"] = (ltkit_batches(), conv_floor_step(
+            cfg, device, args.batch_size, torch.bfloat16 if amp_precision == "bf16" else torch.float32))
+
     def measure(source, n):
         it, step = source
         if device.type == "cuda":
@@ -180,9 +224,14 @@ def main() -> None:
         out(f"{k:<{w}}{np.median(v):>18.1f}{min(v):>8.1f}{max(v):>8.1f}{minutes:>9.1f} min{warmup_s[k]:>11.1f}")
     base, fp32 = np.median(rates[STANDARD]), np.median(rates[FP32])
     for k, v in rates.items():
-        if k != STANDARD:
+        if k != STANDARD and not k.startswith("floor"):
             out(f"ratio {k} / standard: {np.median(v) / base:.2f}x" +
                 (f"; / ltkit fp32: {np.median(v) / fp32:.2f}x" if k != FP32 else ""))
+    floor = [k for k in rates if k.startswith("floor")]
+    if floor:
+        target = images_200 / (30 * 60)
+        out(f"30 minutes for 200 epochs needs {target:.0f} images/s; the convolutions alone reach "
+            f"{np.median(rates[floor[0]]):.0f} ({np.median(rates[floor[0]]) / target:.2f}x that)")
     if args.profile:  # where the eager ltkit steps spend their time: what any input pipeline could still gain
         from torch.profiler import profile
 

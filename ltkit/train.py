@@ -65,6 +65,22 @@ def lr_at_epoch(cfg: RunConfig, epoch: int) -> float:
     return warmup_multistep_lr(epoch, cfg.lr, warmup_epochs=cfg.warmup_epochs, milestones=cfg.milestones, factor=cfg.lr_factor)
 
 
+def per_step_warmup(cfg: RunConfig, epoch: int) -> bool:
+    """Whether ``epoch``'s lr changes every step: it lies in a ``warmup="step"`` warm-up."""
+    return cfg.warmup == "step" and cfg.schedule == "warmup_multistep" and epoch <= cfg.warmup_epochs
+
+
+def lr_at_step(cfg: RunConfig, epoch: int, step: int, steps: int) -> float:
+    """The learning rate of 0-based ``step`` (of ``steps``) in 1-based ``epoch``: the epoch's
+    (:func:`lr_at_epoch`), except in a ``warmup="step"`` warm-up, where it ramps linearly over the
+    warm-up's steps, from lr / (warm-up steps) at the first to lr at the last (the milestone factor
+    applied as in the per-epoch schedule)."""
+    if not per_step_warmup(cfg, epoch):
+        return lr_at_epoch(cfg, epoch)
+    done = (epoch - 1) * steps + step + 1
+    return cfg.lr * done / (cfg.warmup_epochs * steps) * cfg.lr_factor ** bisect.bisect_right(list(cfg.milestones), epoch)
+
+
 def mu_at_epoch(cfg: RunConfig, lr: float) -> float:
     """Moving-average momentum for an epoch trained at ``lr`` (docs/method.md 1.5)."""
     return mu_from_lr(lr) if cfg.mu_schedule == "lr_scaled" else cfg.mu
@@ -236,10 +252,11 @@ def train(
     steps = steps_per_epoch(cfg, len(data.train))
     images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
-    step_fn = _make_step(cfg, model, forward, optimizer, criterion, device)
+    eager_step = _make_step(cfg, model, forward, optimizer, criterion, device)
     used_precision = precision(cfg.amp, device)[0]
-    if cfg.compile:
-        step_fn = torch.compile(step_fn)
+    # compiled, the step holds the lr as a constant: a new lr recompiles it (once an epoch at most
+    # here). A per-step warm-up changes the lr every step, so its epochs run the step uncompiled.
+    step_fn = torch.compile(eager_step) if cfg.compile else eager_step
 
     epochs_bar = tqdm(range(start, cfg.epochs + 1), initial=start - 1, total=cfg.epochs, disable=not cfg.progress,
                       desc=cfg.run_name, unit="epoch", dynamic_ncols=True) if main else range(start, cfg.epochs + 1)
@@ -262,8 +279,13 @@ def train(
         if steps >= 20 and main:  # a bar inside the epoch only where an epoch takes a while
             batches = tqdm(batches, total=steps, leave=False, disable=not cfg.progress, desc=f"epoch {epoch}",
                            dynamic_ncols=True)
-        for x, y in batches:
-            loss, n_correct = step_fn(x, y)
+        per_step = per_step_warmup(cfg, epoch)
+        for i, (x, y) in enumerate(batches):
+            if per_step:
+                lr = lr_at_step(cfg, epoch, i, steps)
+                for g in optimizer.param_groups:
+                    g["lr"] = lr
+            loss, n_correct = (eager_step if per_step else step_fn)(x, y)
             loss_sum += loss.detach() * y.shape[0]
             correct += n_correct
             seen += y.shape[0]
@@ -274,7 +296,7 @@ def train(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - t0
-        row = {
+        row = {  # lr: the epoch's last step's
             "epoch": epoch, "lr": lr, "mu": mu,
             "loss": loss_sum.item() / seen, "train_acc": 100.0 * correct.item() / seen,
             "images_per_s": seen / elapsed, "time_s": elapsed, "precision": used_precision,

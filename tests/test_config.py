@@ -60,8 +60,9 @@ _SYNTHETIC_REF = dict(dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet3
 EXPECTED_PRESETS = {
     "cifar10_lt_tde": dict(_CIFAR_REF, dataset="cifar10_lt", classifier="causal_norm", alpha=1.0),
     "cifar100_lt_tde": dict(_CIFAR_REF, dataset="cifar100_lt", classifier="causal_norm", alpha=1.5),
-    "cifar10_lt_baseline": dict(_CIFAR_REF, dataset="cifar10_lt", classifier="linear"),
-    "cifar100_lt_baseline": dict(_CIFAR_REF, dataset="cifar100_lt", classifier="linear"),
+    # ltkit's own baselines (no authors' config): the warm-up ramps per step (issue 11, part 6)
+    "cifar10_lt_baseline": dict(_CIFAR_REF, dataset="cifar10_lt", classifier="linear", warmup="step"),
+    "cifar100_lt_baseline": dict(_CIFAR_REF, dataset="cifar100_lt", classifier="linear", warmup="step"),
     "cifar10_lt_stage1": dict(_STAGE1_REF, dataset="cifar10_lt"),
     "cifar100_lt_stage1": dict(_STAGE1_REF, dataset="cifar100_lt"),
     "cifar10_lt_lws": dict(_LWS_REF, dataset="cifar10_lt"),
@@ -111,6 +112,7 @@ def test_alpha_val_needs_a_validation_split():
     ("alpha", -1.0, "alpha: must be >= 0"),
     ("milestones", (160, 120), "milestones: must be increasing"),
     ("pipeline", "dali", "pipeline: unknown value 'dali'; choose one of: batched, torchvision"),
+    ("warmup", "iteration", "warmup: unknown value 'iteration'; choose one of: epoch, step"),
 ])
 def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -118,6 +120,8 @@ def test_bad_values_name_the_field(field, value, message):
 
 
 def test_bad_combinations_rejected_early():
+    with pytest.raises(ValueError, match="warmup: 'step' applies to schedule='warmup_multistep'"):
+        RunConfig(schedule="cosine", warmup="step")
     with pytest.raises(ValueError, match="loss: 'ldam' assumes scaled-cosine logits; use it with classifier one of"):
         RunConfig(loss="ldam", classifier="linear")
     RunConfig(loss="ldam", classifier="cosine", drw_epoch=160)

@@ -42,6 +42,50 @@ def test_warmup_formula_independent():
         assert warmup_multistep_lr(e, 0.2) == pytest.approx(0.2 * ((1 / 3) * (1 - e / 5) + e / 5))
 
 
+def test_per_step_warmup_ramps_linearly_then_joins_the_epoch_schedule():
+    from ltkit.train import lr_at_step
+
+    cfg = RunConfig.preset("cifar10_lt_baseline")
+    assert cfg.warmup == "step"
+    steps = 48
+    ramp = [lr_at_step(cfg, e, i, steps) for e in range(1, 6) for i in range(steps)]
+    np.testing.assert_allclose(ramp, 0.2 * np.arange(1, 5 * steps + 1) / (5 * steps), rtol=1e-12)
+    assert ramp[0] == pytest.approx(0.2 / 240) and ramp[-1] == pytest.approx(0.2)
+    for e in (6, 119, 120, 160, 200):  # after the warm-up: the epoch's value at every step
+        assert {lr_at_step(cfg, e, i, steps) for i in (0, 17, 47)} == {lr_at_epoch(cfg, e)}
+    epochwise = RunConfig.preset("cifar10_lt_tde")  # the authors' per-epoch warm-up is unchanged
+    assert epochwise.warmup == "epoch"
+    assert all(lr_at_step(epochwise, e, i, steps) == lr_at_epoch(epochwise, e) for e in range(1, 8) for i in (0, 47))
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_training_uses_the_per_step_warmup_lrs(tmp_path, monkeypatch, compile_):
+    """The loop sets the ramp's lr before every warm-up step (compiled or not) and the epoch's
+    lr after it; history's lr is the epoch's last step's."""
+    from ltkit.train import lr_at_step
+
+    seen = []
+    original = torch.optim.SGD.step
+
+    def recording_step(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recording_step)
+    cfg = RunConfig(**{**TINY, "epochs": 3, "warmup_epochs": 2, "milestones": (3,), "steps_per_epoch": 3},
+                    warmup="step", classifier="linear", alpha=None, compile=compile_, amp=False,
+                    output_dir=str(tmp_path / "run"))
+    run_dir = ltkit.run(cfg, log=lambda *_: None)
+    expected = [lr_at_step(cfg, e, i, 3) for e in (1, 2, 3) for i in range(3)]
+    assert expected[:6] == pytest.approx([0.05 * k / 6 for k in range(1, 7)])
+    if compile_:  # the compiled step (epoch 3) runs the optimizer inside the graph: only the eager warm-up is seen
+        assert seen[:6] == pytest.approx(expected[:6])
+    else:
+        assert seen == pytest.approx(expected)
+    hist = pd.read_csv(run_dir / "history.csv")
+    np.testing.assert_allclose(hist.lr, [0.05 / 2, 0.05, 0.05 * 0.01])
+
+
 TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
             batch_size=16, epochs=2, lr=0.05, warmup_epochs=1, milestones=(2,), progress=False, num_workers=0,
             device="cpu")
