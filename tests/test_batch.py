@@ -71,7 +71,8 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
 
 # ---------------------------------------------------------------------------- shipped recipes
 @pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 9),
-                                          ("table2_imagenet_lt.yaml", 2)])
+                                          ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
+                                          ("gap_cifar10_lt_fp32.yaml", 1)])
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -104,6 +105,19 @@ def test_table3_cifar10_runs_the_three_r100_seeds_first():
             "cifar10_lt", "causal_norm", True, True)
         assert s.config.epochs == 200 and s.config.alpha == 1.0
         assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-causal_norm-s{s.config.seed}"
+
+
+@pytest.mark.parametrize("recipe, differs", [("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
+                                              ("gap_cifar10_lt_fp32.yaml", {"amp": False})])
+def test_gap_recipes_change_one_thing_of_the_table3_r100_seed0_run(recipe, differs):
+    """A gap-analysis run is Table 3's r100 seed-0 run with one setting changed, and no more."""
+    (gap,) = expand(load_recipe(RECIPES / recipe))
+    table3 = next(s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+                  if (s.config.imb_ratio, s.config.seed) == (100.0, 0))
+    a, b = gap.config.to_dict(), table3.config.to_dict()
+    changed = {k: a[k] for k in a if a[k] != b[k] and k != "output_dir"}
+    assert changed == differs
+    assert gap.output_dir.startswith("results/runs/gap_cifar10_lt/")
 
 
 def test_smoke_and_table2_settings():
