@@ -16,6 +16,8 @@ from .config import PRESETS, RunConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models import ACTIVATIONS
+
     parser = argparse.ArgumentParser(prog="python -m ltkit", description="Long-tailed recognition with De-confound-TDE.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -28,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_q.add_argument("--epochs", type=int, default=None, help="override the quickstart's epochs")
     p_q.add_argument("--seed", type=int, default=0)
     p_q.add_argument("--device", default="auto")
+    p_q.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
+                     help="override the quickstart's SiLU backbone activation (relu: the paper's, whose short runs are chaotic)")
 
     sub.add_parser("presets", help="list the presets and their values")
 
@@ -53,7 +57,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "quickstart":
             from .quickstart import quickstart
 
-            quickstart(output_dir=args.output_dir, epochs=args.epochs, seed=args.seed, device=args.device)
+            quickstart(output_dir=args.output_dir, epochs=args.epochs, seed=args.seed, device=args.device,
+                       activation=args.activation)
             return 0
         cfg = RunConfig.from_flags(args, preset=args.preset or "")
         from .runner import run

@@ -168,7 +168,7 @@ def test_cli_has_a_flag_for_every_field():
     flags = {a.dest: a.option_strings for a in run._actions}
     # a valid non-default value for each field that is not a plain number or switch
     other = {"dataset": "cifar100_lt", "pipeline": "torchvision", "classifier": "cosine", "loss": "focal",
-             "backbone": "resnet50", "activation": "silu", "sampler": "class_balanced", "schedule": "cosine", "mu_schedule": "lr_scaled",
+             "backbone": "resnet50", "activation": "silu", "sampler": "class_balanced", "schedule": "cosine", "warmup": "step", "mu_schedule": "lr_scaled",
              "jpeg_decode": "workers", "device": "cpu", "data_root": "d", "init_from": "x", "output_dir": "o",
              "alpha": "0.25", "milestones": "3,7", "num_head": "4", "lr_factor": "0.1", "momentum": "0.5", "mu": "0.5",
              "cb_beta": "0.99"}
@@ -195,6 +195,19 @@ def test_cli_rejects_bad_values_with_field_name(capsys):
     assert "epochs: must be a positive integer" in capsys.readouterr().err
     assert main(["run", "--preset", "cifar10_lt_tde", "--classifier", "nope"]) == 2
     assert "classifier: unknown value 'nope'" in capsys.readouterr().err
+
+
+def test_cli_quickstart_passes_its_options(monkeypatch, capsys):
+    import ltkit.quickstart
+
+    got = {}
+    monkeypatch.setattr(ltkit.quickstart, "quickstart", lambda **kw: got.update(kw))
+    assert main(["quickstart", "--activation", "relu", "--epochs", "3", "--output-dir", "q"]) == 0
+    assert (got["activation"], got["epochs"], got["output_dir"], got["seed"]) == ("relu", 3, "q", 0)
+    assert main(["quickstart"]) == 0 and got["activation"] is None  # the presets' SiLU
+    with pytest.raises(SystemExit):
+        main(["quickstart", "--activation", "gelu"])
+    assert "invalid choice: 'gelu' (choose from 'relu', 'silu', 'softplus')" in capsys.readouterr().err
 
 
 def test_cli_missing_dataset_says_where(tmp_path, capsys):
