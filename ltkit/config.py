@@ -50,7 +50,7 @@ DEFAULT_DATA_ROOTS = {
 EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
 #: fields a run may be resumed with different values of: the execution fields and the
 #: evaluation-only settings (changing those re-evaluates the trained model)
-RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p"}
+RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p", "test_every"}
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,11 @@ class RunConfig(Schema):
     num_workers: int = 4
     jpeg_decode: str = "auto"  # list-file datasets: "workers" (PIL in DataLoader workers), "device", "auto"
     eval_batch_size: int = 1024
+    # > 0: every this many epochs (and at the last) also measure overall test accuracy, plain and
+    # TDE at a numeric alpha, into history.csv (test_plain, test_tde): analysis only, e.g. of how an
+    # epoch picked by test accuracy would differ from the last epoch, which ltkit reports. Nothing
+    # selects on it, and it leaves training as it is (an evaluation-mode pass, no random numbers).
+    test_every: int = 0
     output_dir: str = ""  # "" -> results/runs/<run_name>
     progress: bool = True
 
@@ -201,7 +206,7 @@ class RunConfig(Schema):
             check(name, getattr(self, name) >= 1, "must be a positive integer", getattr(self, name))
         for name in ("lr", "tau"):
             check(name, getattr(self, name) > 0, "must be > 0", getattr(self, name))
-        for name in ("weight_decay", "gamma", "warmup_epochs", "drw_epoch", "steps_per_epoch", "num_workers",
+        for name in ("weight_decay", "gamma", "warmup_epochs", "drw_epoch", "steps_per_epoch", "num_workers", "test_every",
                      "focal_gamma", "ldam_max_margin", "la_tau", "tau_norm_p"):
             check(name, getattr(self, name) >= 0, "must be >= 0", getattr(self, name))
         check("momentum", 0 <= self.momentum < 1, "must be in [0, 1)", self.momentum)

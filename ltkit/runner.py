@@ -42,6 +42,18 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         )
 
 
+def test_accuracy(model, data, device: torch.device, cfg: RunConfig) -> Dict[str, float]:
+    """Overall test accuracy of the model as it is now: {"test_plain": ..., "test_tde": ...} (TDE
+    where the classifier has it and alpha is a number). For ``test_every``: analysis only."""
+    features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
+                                        num_workers=cfg.num_workers, amp=cfg.amp)
+    numeric = isinstance(cfg.alpha, (int, float))
+    mean_feature = model.moving_average.mean.detach().cpu() if numeric else None
+    metrics, _ = evaluate_features(model.classifier, features, labels, data.train_counts,
+                                   mean_feature=mean_feature, alpha=cfg.alpha if numeric else None)
+    return {f"test_{name}": m["overall"] for name, m in metrics.items() if name in ("plain", "tde")}
+
+
 def _interrupted(e: BaseException) -> bool:
     """A KeyboardInterrupt, or an error some library raised while one was being handled
     (torch.save reports one inside its writer as RuntimeError "unexpected pos ...")."""
@@ -139,6 +151,9 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
         f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}")
 
     def on_epoch(history):  # a run of an hour can be watched: python -m ltkit status
+        epoch = history[-1]["epoch"]
+        if cfg.test_every and (epoch % cfg.test_every == 0 or epoch == cfg.epochs):
+            history[-1].update(test_accuracy(model, data, device, cfg))  # saved with the next checkpoint
         write_csv(run_dir / "history.csv", pd.DataFrame(history))
         record["progress"] = progress(history, cfg.epochs)
         write_run_json(run_dir, record)

@@ -157,6 +157,28 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path, pipeline):
     assert ra == rb
 
 
+def test_test_every_records_test_accuracy_and_leaves_training_alone(tmp_path):
+    """test_every=1: history.csv holds each epoch's test accuracy; the last epoch's equals the
+    run's final metrics (the same model), and the trained weights equal a run without it."""
+    from ltkit.train import CHECKPOINT
+
+    runs = {}
+    for every in (0, 1):
+        cfg = RunConfig(**TINY, classifier="causal_norm", alpha=1.0, test_every=every, amp=False,
+                        output_dir=str(tmp_path / f"every{every}"))
+        runs[every] = ltkit.run(cfg, log=lambda *_: None)
+    hist = pd.read_csv(runs[1] / "history.csv")
+    assert hist[["test_plain", "test_tde"]].notna().all().all(), hist
+    rec = json.loads((runs[1] / "run.json").read_text())
+    assert hist.test_plain.iloc[-1] == pytest.approx(rec["metrics"]["plain"]["overall"])
+    assert hist.test_tde.iloc[-1] == pytest.approx(rec["metrics"]["tde"]["overall"])
+    assert "test_plain" not in pd.read_csv(runs[0] / "history.csv")
+    with_, without = (torch.load(runs[k] / CHECKPOINT, weights_only=True)["model"] for k in (1, 0))
+    for k, v in without.items():
+        torch.testing.assert_close(with_[k], v, rtol=0, atol=0, msg=k)
+    assert json.loads((runs[0] / "run.json").read_text())["metrics"] == rec["metrics"]
+
+
 def test_rerun_complete_is_a_no_op_and_other_params_refused(tmp_path):
     cfg = RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "r"))
     ltkit.run(cfg, log=lambda *_: None)
