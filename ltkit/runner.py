@@ -42,7 +42,7 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         )
 
 
-def test_accuracy(model, data, device: torch.device, cfg: RunConfig) -> Dict[str, float]:
+def accuracy_on_test(model, data, device: torch.device, cfg: RunConfig) -> Dict[str, float]:
     """Overall test accuracy of the model as it is now: {"test_plain": ..., "test_tde": ...} (TDE
     where the classifier has it and alpha is a number). For ``test_every``: analysis only."""
     features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
@@ -153,7 +153,7 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     def on_epoch(history):  # a run of an hour can be watched: python -m ltkit status
         epoch = history[-1]["epoch"]
         if cfg.test_every and (epoch % cfg.test_every == 0 or epoch == cfg.epochs):
-            history[-1].update(test_accuracy(model, data, device, cfg))  # saved with the next checkpoint
+            history[-1].update(accuracy_on_test(model, data, device, cfg))  # saved with the next checkpoint
         write_csv(run_dir / "history.csv", pd.DataFrame(history))
         record["progress"] = progress(history, cfg.epochs)
         write_run_json(run_dir, record)
