@@ -19,7 +19,8 @@ weights) and batch size on CIFAR-10-LT ratio 100. What differs is the pipeline a
   on this device: the 33 convolutions of ResNet-32, each run forward and backward (gradients of
   the weights, and of the input except for the first layer) on random inputs of the shapes the
   training step gives them, in the amp precision, channels-last, with nothing else: no
-  BatchNorm, activation, residual add, classifier, loss, optimizer or data. ``torch.compile``
+  BatchNorm, activation, residual add, classifier, loss or optimizer (the row draws its batches
+  like the others, a few milliseconds of a step, and ignores them). ``torch.compile``
   does not replace these kernels on the CPU (inductor calls the same oneDNN convolutions), so
   no pipeline, fusion or compile setting trains faster than this row at this batch size.
 
