@@ -184,3 +184,24 @@ def test_readme_quotes_the_jpeg_gap_run_as_its_record_says():
     assert f"reached De-confound {p50:.1f} and De-confound-TDE {t50:.1f}, against {p75:.1f} and {t75:.1f}" in readme
     assert f"cost {p75 - p50:.1f} and {t75 - t50:.1f} points" in readme
 
+
+
+def test_readme_quotes_the_fp32_gap_run_as_its_record_says():
+    """The README's precision sentence: the fp32 run's numbers against the three bf16 r100 seeds'."""
+    import statistics
+
+    def overall(path):
+        m = json.loads(path.read_text())["metrics"]
+        return m["plain"]["overall"], m["tde"]["overall"]
+
+    path = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-fp32-s0" / "run.json"
+    rec = json.loads(path.read_text())
+    assert rec["params"]["amp"] is False and rec["precision"] == "fp32"
+    p, t = overall(path)
+    bf16 = [overall(REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json") for s in range(3)]
+    assert all(json.loads((REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json").read_text())
+               ["precision"] == "bf16" for s in range(3))
+    (bp, bp_sd), (bt, bt_sd) = ((statistics.mean(v), statistics.stdev(v)) for v in zip(*bf16))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against {bp:.1f} ± {bp_sd:.1f} and "
+            f"{bt:.1f} ± {bt_sd:.1f} over the three bf16 seeds") in readme
