@@ -170,11 +170,16 @@ def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp
             tool.keep(run, tmp_path / "kept2")
 
 
+def _overall(path):
+    """(De-confound, De-confound-TDE) overall accuracy of a run record."""
+    m = json.loads(path.read_text())["metrics"]
+    return m["plain"]["overall"], m["tde"]["overall"]
+
+
 def test_readme_quotes_the_jpeg_gap_run_as_its_record_says():
     """The README's q50 sentence: the numbers of the q50 record and of the q75 seed-0 record."""
     def metrics(path):
-        m = json.loads(path.read_text())["metrics"]
-        return round(m["plain"]["overall"], 1), round(m["tde"]["overall"], 1)
+        return tuple(round(v, 1) for v in _overall(path))
 
     q50 = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json"
     assert json.loads(q50.read_text())["params"]["data_root"] == "data/cifar10-q50"
@@ -190,17 +195,13 @@ def test_readme_quotes_the_fp32_gap_run_as_its_record_says():
     """The README's precision sentence: the fp32 run's numbers against the three bf16 r100 seeds'."""
     import statistics
 
-    def overall(path):
-        m = json.loads(path.read_text())["metrics"]
-        return m["plain"]["overall"], m["tde"]["overall"]
-
     path = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-fp32-s0" / "run.json"
     rec = json.loads(path.read_text())
     assert rec["params"]["amp"] is False and rec["precision"] == "fp32"
-    p, t = overall(path)
-    bf16 = [overall(REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json") for s in range(3)]
-    assert all(json.loads((REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json").read_text())
-               ["precision"] == "bf16" for s in range(3))
+    p, t = _overall(path)
+    seeds = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json" for s in range(3)]
+    assert all(json.loads(r.read_text())["precision"] == "bf16" for r in seeds)
+    bf16 = [_overall(r) for r in seeds]
     (bp, bp_sd), (bt, bt_sd) = ((statistics.mean(v), statistics.stdev(v)) for v in zip(*bf16))
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against {bp:.1f} ± {bp_sd:.1f} and "
