@@ -206,3 +206,30 @@ def test_readme_quotes_the_fp32_gap_run_as_its_record_says():
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against {bp:.1f} ± {bp_sd:.1f} and "
             f"{bt:.1f} ± {bt_sd:.1f} over the three bf16 seeds") in readme
+
+
+def _anchor_overall(path):
+    """(De-confound, De-confound-TDE) overall accuracy in a tools/authors_anchor.py record (its table
+    comes before the per-class lines, which start with the same names)."""
+    rows = {}
+    for line in path.read_text().split("per-class accuracy")[0].splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("De-confound", "De-confound-TDE"):
+            rows[parts[0]] = float(parts[-1])
+    return rows["De-confound"], rows["De-confound-TDE"]
+
+
+def test_readme_quotes_the_authors_code_anchor_as_its_record_says():
+    """The README's anchor sentence: the authors' code's numbers against ltkit's three r100 seeds."""
+    import statistics
+
+    record = ANALYSIS / "cifar10_lt_gap" / "authors_code-cifar10-r100-s1" / "record.txt"
+    text = record.read_text()
+    assert "(clean)" in text.splitlines()[1] and "num_epochs=200" in text and "cifar_imb_ratio=0.01" in text
+    p, t = _anchor_overall(record)
+    seeds = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json" for s in range(3)]
+    ours = [_overall(r) for r in seeds]
+    (lp, lp_sd), (lt, lt_sd) = ((statistics.mean(v), statistics.stdev(v)) for v in zip(*ours))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against ltkit's {lp:.1f} ± {lp_sd:.1f} "
+            f"and {lt:.1f} ± {lt_sd:.1f}") in readme
