@@ -231,7 +231,9 @@ def progress(history, epochs: int) -> Dict[str, Any]:
     """Where a training stands after the epochs in ``history``: run.json's ``progress``."""
     last = history[-1] if history else {}
     recent = [h["images_per_s"] for h in history[-5:]]
-    per_epoch = float(np.mean([h["time_s"] for h in history[-5:]])) if history else None
+    # the median: one epoch that held a pause (a stopped process, a laptop lid) must not make
+    # the estimate hours long
+    per_epoch = float(np.median([h["time_s"] for h in history[-5:]])) if history else None
     done = int(last.get("epoch", 0))
     return {
         "epoch": done, "epochs": int(epochs),

@@ -82,3 +82,13 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
     row = next(line for line in out if "a-running" in line).split()
     assert row[1:] == ["running", "20/200", "0.2500", "990", "1h02m", "bf16"]
     assert main(["status", str(tmp_path / "missing")]) == 2
+
+
+def test_time_left_ignores_one_epoch_that_held_a_pause():
+    """progress(): an epoch that held a long pause (its time_s in hours) does not set the estimate."""
+    from ltkit.runner import progress
+
+    history = [dict(epoch=e, loss=1.0, train_acc=50.0, images_per_s=700.0, time_s=16.0) for e in range(1, 10)]
+    history[5]["time_s"] = 7200.0  # epoch 6 was stopped for two hours
+    assert progress(history, 200)["eta_s"] == 16.0 * (200 - 9)
+    assert progress(history[:1], 200)["eta_s"] == 16.0 * 199
