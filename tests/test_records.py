@@ -190,19 +190,24 @@ def test_readme_quotes_the_jpeg_gap_run_as_its_record_says():
     assert f"cost {p75 - p50:.1f} and {t75 - t50:.1f} points" in readme
 
 
+R100_SEEDS = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json" for s in range(3)]
+
+
+def _r100_seed_stats():
+    """((mean, std) De-confound, (mean, std) De-confound-TDE) over Table 3's three r100 seeds."""
+    import statistics
+
+    return tuple((statistics.mean(v), statistics.stdev(v)) for v in zip(*(_overall(r) for r in R100_SEEDS)))
+
 
 def test_readme_quotes_the_fp32_gap_run_as_its_record_says():
     """The README's precision sentence: the fp32 run's numbers against the three bf16 r100 seeds'."""
-    import statistics
-
     path = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-fp32-s0" / "run.json"
     rec = json.loads(path.read_text())
     assert rec["params"]["amp"] is False and rec["precision"] == "fp32"
     p, t = _overall(path)
-    seeds = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json" for s in range(3)]
-    assert all(json.loads(r.read_text())["precision"] == "bf16" for r in seeds)
-    bf16 = [_overall(r) for r in seeds]
-    (bp, bp_sd), (bt, bt_sd) = ((statistics.mean(v), statistics.stdev(v)) for v in zip(*bf16))
+    assert all(json.loads(r.read_text())["precision"] == "bf16" for r in R100_SEEDS)
+    (bp, bp_sd), (bt, bt_sd) = _r100_seed_stats()
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against {bp:.1f} ± {bp_sd:.1f} and "
             f"{bt:.1f} ± {bt_sd:.1f} over the three bf16 seeds") in readme
@@ -221,15 +226,11 @@ def _anchor_overall(path):
 
 def test_readme_quotes_the_authors_code_anchor_as_its_record_says():
     """The README's anchor sentence: the authors' code's numbers against ltkit's three r100 seeds."""
-    import statistics
-
     record = ANALYSIS / "cifar10_lt_gap" / "authors_code-cifar10-r100-s1" / "record.txt"
     text = record.read_text()
     assert "(clean)" in text.splitlines()[1] and "num_epochs=200" in text and "cifar_imb_ratio=0.01" in text
     p, t = _anchor_overall(record)
-    seeds = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r100-causal_norm-s{s}" / "run.json" for s in range(3)]
-    ours = [_overall(r) for r in seeds]
-    (lp, lp_sd), (lt, lt_sd) = ((statistics.mean(v), statistics.stdev(v)) for v in zip(*ours))
+    (lp, lp_sd), (lt, lt_sd) = _r100_seed_stats()
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against ltkit's {lp:.1f} ± {lp_sd:.1f} "
             f"and {lt:.1f} ± {lt_sd:.1f}") in readme
