@@ -18,7 +18,8 @@ CUDA-only script needs on a CPU, each of which changes no arithmetic:
   non-zero seed, so their subset draw differs per run; seeding makes this one repeatable);
 * with ``--skip-val`` their per-epoch pass over the test set is skipped (it only prints and picks
   the "best" epoch, and it adds about half to every epoch on 2 cores: 49 s instead of 33 s in
-  a 2-3 epoch check on the AMD EPYC, 12 DataLoader workers started for 10,000 images). Their
+  a 2-3 epoch check on the AMD EPYC, an ad-hoc timing with no record; 12 DataLoader workers
+  started for 10,000 images every epoch). Their
   training then ends by testing its never-updated "best" weights, the initial ones (about 10 %
   in ``console.log``); the record does not use that pass.
 
