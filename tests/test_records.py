@@ -234,3 +234,56 @@ def test_readme_quotes_the_authors_code_anchor_as_its_record_says():
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against ltkit's {lp:.1f} ± {lp_sd:.1f} "
             f"and {lt:.1f} ± {lt_sd:.1f}") in readme
+
+
+BEST_EPOCH_RUN = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-test_every-s0"
+
+
+def test_readme_quotes_the_best_epoch_run_as_its_history_says():
+    """The README's reported-epoch sentence: the best test epochs of the test_every run's history.csv
+    (De-confound-TDE, which the authors' loop selects on, and De-confound) against its last epoch."""
+    rec = json.loads((BEST_EPOCH_RUN / "run.json").read_text())
+    assert rec["params"]["test_every"] == 1
+    h = pd.read_csv(BEST_EPOCH_RUN / "history.csv")
+    last = h.iloc[-1]
+    assert (round(last.test_plain, 2), round(last.test_tde, 2)) == (round(rec["metrics"]["plain"]["overall"], 2),
+                                                                     round(rec["metrics"]["tde"]["overall"], 2))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"against {last.test_tde:.1f} at epoch {int(last.epoch)}" in readme
+    gains = []
+    for column, name in (("test_tde", "De-confound-TDE"), ("test_plain", "De-confound")):
+        best = h.loc[h[column].idxmax()]
+        assert f"the best {name} epoch is {int(best.epoch)}, at {best[column]:.1f}, against {last[column]:.1f}" in readme
+        gains.append(f"{best[column] - last[column]:.1f}")
+    assert f"would have added at most {gains[0]} and {gains[1]} points" in readme
+
+
+def test_readme_compares_the_same_seed_on_two_machines_as_the_records_say():
+    """The README's two-machine sentence (test_every run on the AMD EPYC, Table 3's seed 0 on the
+    Intel Xeon) and the same-machine comparisons of the q50 and fp32 sentences."""
+    here = json.loads((BEST_EPOCH_RUN / "run.json").read_text())
+    table3 = REPRODUCTIONS / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0"
+    there = json.loads((table3 / "run.json").read_text())
+    assert "AMD EPYC" in here["environment"]["cpu"] and "Xeon" in there["environment"]["cpu"]
+    assert here["params"]["seed"] == there["params"]["seed"] == 0
+    assert here["precision"] == there["precision"] == "bf16"
+    assert (here["environment"]["git_commit"][:7], there["environment"]["git_commit"][:7]) == ("d9cc116", "4b94511")
+    p, t = _overall(BEST_EPOCH_RUN / "run.json")
+    p0, t0 = _overall(table3 / "run.json")
+    loss = [pd.read_csv(d / "history.csv").loss[0] for d in (BEST_EPOCH_RUN, table3)]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"ended at De-confound {p:.1f} and De-confound-TDE {t:.1f}" in readme
+    assert "on the Intel Xeon (commit 4b94511, whose training arithmetic d9cc116 leaves" in readme
+    assert f"at {p0:.1f} and {t0:.1f}: {abs(p - p0):.1f} points apart in De-confound, {abs(t - t0):.1f} in TDE" in readme
+    assert f"(mean loss {loss[0]:.3f} against {loss[1]:.3f})" in readme
+    gap = ANALYSIS / "cifar10_lt_gap"
+    q50p, q50t = _overall(gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json")
+    assert json.loads((gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json").read_text())["environment"]["cpu"] \
+        == here["environment"]["cpu"]
+    assert (f"the `test_every` run below, {p:.1f} and {t:.1f}, the step cost {p - q50p:.1f} and {t - q50t:.1f} "
+            f"points") in readme
+    fp32 = gap / "cifar10_lt-r100-causal_norm-fp32-s0" / "run.json"
+    assert json.loads(fp32.read_text())["environment"]["cpu"] == here["environment"]["cpu"]
+    fp, ft = _overall(fp32)
+    assert (f"(the `test_every` run above, {p:.1f} and {t:.1f}), fp32 was {p - fp:.1f} and {t - ft:.1f} points "
+            f"lower") in readme
