@@ -150,17 +150,19 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
         f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}")
 
-    def on_epoch(history):  # a run of an hour can be watched: python -m ltkit status
-        epoch = history[-1]["epoch"]
+    def epoch_metrics(epoch):  # saved in the epoch's own checkpoint: a stop never leaves a gap
         if cfg.test_every and (epoch % cfg.test_every == 0 or epoch == cfg.epochs):
-            history[-1].update(accuracy_on_test(model, data, device, cfg))  # saved with the next checkpoint
+            return accuracy_on_test(model, data, device, cfg)
+        return {}
+
+    def on_epoch(history):  # a run of an hour can be watched: python -m ltkit status
         write_csv(run_dir / "history.csv", pd.DataFrame(history))
         record["progress"] = progress(history, cfg.epochs)
         write_run_json(run_dir, record)
 
     t_train = time.perf_counter()
     try:
-        history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch)
+        history = train(cfg, data, model, run_dir, device, log=log, on_epoch=on_epoch, epoch_metrics=epoch_metrics)
     except BaseException as e:  # Ctrl-C, or an interrupted batch: say so; the checkpoint resumes it
         if not _interrupted(e):
             raise

@@ -210,12 +210,16 @@ def train(
     *,
     log=print,
     on_epoch: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
+    epoch_metrics: Optional[Callable[[int], Dict[str, Any]]] = None,
 ) -> List[Dict[str, Any]]:
     """Train ``model`` for ``cfg.epochs`` epochs, resuming from ``run_dir/checkpoint.pt``.
 
     Returns the history (one dict per epoch). The model ends in its trained state, on ``device``.
-    ``on_epoch(history)`` is called on the main process after each epoch's checkpoint is written
-    (the runner writes ``history.csv`` and the progress in ``run.json`` there).
+    ``epoch_metrics(epoch)`` (main process) adds columns to an epoch's history row before its
+    checkpoint is written, so a run stopped at any moment resumes with every finished epoch's
+    row whole (the runner's ``test_every`` accuracies). ``on_epoch(history)`` is called on the
+    main process after each epoch's checkpoint is written (the runner writes ``history.csv`` and
+    the progress in ``run.json`` there).
     """
     from tqdm.auto import tqdm
 
@@ -305,6 +309,8 @@ def train(
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")
         history.append(row)
         if main:
+            if epoch_metrics is not None:
+                row.update(epoch_metrics(epoch))
             save_checkpoint(ckpt_path, {
                 "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "history": history, "config": cfg.training_dict(),

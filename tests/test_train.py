@@ -179,6 +179,32 @@ def test_test_every_records_test_accuracy_and_leaves_training_alone(tmp_path):
     assert json.loads((runs[0] / "run.json").read_text())["metrics"] == rec["metrics"]
 
 
+def test_test_every_run_stopped_in_a_test_pass_resumes_without_a_gap(tmp_path, monkeypatch):
+    """A stop during an epoch's test pass (here: epoch 2's) must not leave that epoch's row without its
+    test accuracy: the accuracies go into the epoch's own checkpoint, so the resumed run redoes the
+    epoch and its test pass. (They were once added after the checkpoint, and a stop there left a gap.)"""
+    import ltkit.runner as runner
+
+    cfg = RunConfig(**{**TINY, "epochs": 3}, classifier="causal_norm", alpha=1.0, test_every=1, amp=False,
+                    output_dir=str(tmp_path / "r"))
+    real, calls = runner.accuracy_on_test, []
+
+    def stopped_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "accuracy_on_test", stopped_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        ltkit.run(cfg, log=lambda *_: None)
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "interrupted"
+    ltkit.run(cfg, log=lambda *_: None)
+    hist = pd.read_csv(tmp_path / "r" / "history.csv")
+    assert list(hist.epoch) == [1, 2, 3]
+    assert hist[["test_plain", "test_tde"]].notna().all().all(), hist
+
+
 def test_rerun_complete_is_a_no_op_and_other_params_refused(tmp_path):
     cfg = RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "r"))
     ltkit.run(cfg, log=lambda *_: None)
