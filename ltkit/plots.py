@@ -129,9 +129,15 @@ def save(fig, path, *, pdf: bool = False) -> Path:
     return path
 
 
+#: history.csv columns a ``test_every`` run writes, and their labels in :func:`run_overview`
+TEST_CURVES = {"test_plain": "plain", "test_tde": "TDE"}
+
+
 def run_overview(run_dir):
-    """Two panels for one run: training loss / accuracy per epoch, and accuracy by shot group
-    for each evaluation. Returns the figure."""
+    """Panels for one run: training loss / accuracy per epoch, and accuracy by shot group for
+    each evaluation. A run with ``test_every`` (test accuracy in ``history.csv``) gets a third
+    panel between them: the test accuracy per epoch of each evaluation, its best epoch marked.
+    Returns the figure."""
     from .results import read_run
 
     import matplotlib.pyplot as plt
@@ -141,8 +147,12 @@ def run_overview(run_dir):
     hist = pd.read_csv(run_dir / "history.csv")
     metrics = pd.DataFrame([{"method": name, **{g: m.get(g) for g in GROUP_ORDER}}
                             for name, m in rec["metrics"].items()])
+    curves = [c for c in TEST_CURVES if c in hist and hist[c].notna().any()]
     with style():
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+        fig, axes = plt.subplots(1, 3 if curves else 2, figsize=(18 if curves else 12, 4))
+        a1, a2 = axes[0], axes[-1]
+        if curves:
+            accuracy_per_epoch(hist, ax=axes[1])
         a1.plot(hist.epoch, hist.loss, label="train loss")
         a1.set_xlabel("epoch")
         a1.set_ylabel("loss")
@@ -154,6 +164,29 @@ def run_overview(run_dir):
         shot_bars(metrics, ax=a2, title=f"{rec['run_name']}: test accuracy")
         fig.tight_layout()
     return fig
+
+
+def accuracy_per_epoch(hist: pd.DataFrame, *, ax=None, title: str = "test accuracy per epoch"):
+    """Test accuracy per epoch from a ``test_every`` run's history (``test_plain``, ``test_tde``;
+    epochs without a test pass are skipped), each curve's best epoch marked. Analysis only: the
+    run reports its last epoch."""
+    with style():
+        ax = _axes(ax)
+        for i, (column, label) in enumerate(TEST_CURVES.items()):
+            if column not in hist:
+                continue
+            h = hist[["epoch", column]].dropna()
+            if h.empty:
+                continue
+            ax.plot(h.epoch, h[column], color=f"C{i}", label=label)
+            best = h.loc[h[column].idxmax()]
+            ax.plot([best.epoch], [best[column]], "o", color=f"C{i}",
+                    label=f"{label} best: {best[column]:.1f} at epoch {int(best.epoch)}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    return ax
 
 
 def alpha_sweep(sweep: pd.DataFrame, *, ax=None, suggested=None, used=None, validation: Optional[pd.DataFrame] = None):

@@ -29,7 +29,8 @@ def test_drawing_changes_no_global_state(tmp_path):
     plots.save(fig, tmp_path / "bars.png", pdf=True)
     for draw in (lambda ax: plots.per_class_curve(per_class, columns=["x"], ax=ax),
                  lambda ax: plots.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
-                 lambda ax: plots.cosine_histogram(cos, ax=ax, title="c")):
+                 lambda ax: plots.cosine_histogram(cos, ax=ax, title="c"),
+                 lambda ax: plots.accuracy_per_epoch(pd.DataFrame({"epoch": [1, 2], "test_tde": [1.0, 2.0]}), ax=ax)):
         fig, ax = plots.figure()
         draw(ax)
         plots.save(fig, tmp_path / "x.png")
@@ -59,3 +60,34 @@ def test_without_an_axes_a_function_draws_a_pyplot_figure_for_notebooks():
     ax = plots.shot_bars(bars)
     assert ax.figure.number in plt.get_fignums()
     plt.close(ax.figure)
+
+
+def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
+    """The committed test_every record gets a panel with its history's test curves and best epochs;
+    a record without them (the fp32 run) keeps two panels."""
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
+    run = gap / "cifar10_lt-r100-causal_norm-test_every-s0"
+    hist = pd.read_csv(run / "history.csv")
+    fig = plots.run_overview(run)
+    try:
+        assert len(fig.axes) == 4  # loss (with its accuracy twin), test curves, shot bars
+        panel = next(ax for ax in fig.axes if ax.get_title() == "test accuracy per epoch")
+        lines = {line.get_label(): line for line in panel.get_lines()}
+        tested = hist.dropna(subset=["test_tde"])  # epoch 56: its test pass was lost to a stop (README)
+        assert len(tested) == len(hist) - 1
+        np.testing.assert_array_equal(lines["TDE"].get_xdata(), tested.epoch)
+        np.testing.assert_array_equal(lines["TDE"].get_ydata(), tested.test_tde)
+        np.testing.assert_array_equal(lines["plain"].get_ydata(), tested.test_plain)
+        best = hist.loc[hist.test_tde.idxmax()]
+        marker = lines[f"TDE best: {best.test_tde:.1f} at epoch {int(best.epoch)}"]
+        assert list(marker.get_xdata()) == [best.epoch] and list(marker.get_ydata()) == [best.test_tde]
+    finally:
+        plt.close(fig)
+    fig = plots.run_overview(gap / "cifar10_lt-r100-causal_norm-fp32-s0")
+    try:
+        assert len(fig.axes) == 3 and not any(ax.get_title() == "test accuracy per epoch" for ax in fig.axes)
+    finally:
+        plt.close(fig)
