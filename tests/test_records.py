@@ -239,6 +239,12 @@ def test_readme_quotes_the_authors_code_anchor_as_its_record_says():
 BEST_EPOCH_RUN = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-test_every-s0"
 
 
+def _shown(path):
+    """A record's (De-confound, De-confound-TDE) as the README shows them (one decimal): the README's
+    differences are those of the numbers it shows, so that a reader's subtraction agrees."""
+    return tuple(round(v, 1) for v in _overall(path))
+
+
 def test_readme_quotes_the_best_epoch_run_as_its_history_says():
     """The README's reported-epoch sentence: the best test epochs of the test_every run's history.csv
     (De-confound-TDE, which the authors' loop selects on, and De-confound) against its last epoch."""
@@ -268,8 +274,8 @@ def test_readme_compares_the_same_seed_on_two_machines_as_the_records_say():
     assert here["params"]["seed"] == there["params"]["seed"] == 0
     assert here["precision"] == there["precision"] == "bf16"
     assert (here["environment"]["git_commit"][:7], there["environment"]["git_commit"][:7]) == ("d9cc116", "4b94511")
-    p, t = _overall(BEST_EPOCH_RUN / "run.json")
-    p0, t0 = _overall(table3 / "run.json")
+    p, t = _shown(BEST_EPOCH_RUN / "run.json")
+    p0, t0 = _shown(table3 / "run.json")
     loss = [pd.read_csv(d / "history.csv").loss[0] for d in (BEST_EPOCH_RUN, table3)]
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"ended at De-confound {p:.1f} and De-confound-TDE {t:.1f}" in readme
@@ -277,13 +283,43 @@ def test_readme_compares_the_same_seed_on_two_machines_as_the_records_say():
     assert f"at {p0:.1f} and {t0:.1f}: {abs(p - p0):.1f} points apart in De-confound, {abs(t - t0):.1f} in TDE" in readme
     assert f"(mean loss {loss[0]:.3f} against {loss[1]:.3f})" in readme
     gap = ANALYSIS / "cifar10_lt_gap"
-    q50p, q50t = _overall(gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json")
+    q50p, q50t = _shown(gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json")
     assert json.loads((gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json").read_text())["environment"]["cpu"] \
         == here["environment"]["cpu"]
     assert (f"the `test_every` run below, {p:.1f} and {t:.1f}, the step cost {p - q50p:.1f} and {t - q50t:.1f} "
             f"points") in readme
     fp32 = gap / "cifar10_lt-r100-causal_norm-fp32-s0" / "run.json"
     assert json.loads(fp32.read_text())["environment"]["cpu"] == here["environment"]["cpu"]
-    fp, ft = _overall(fp32)
+    fp, ft = _shown(fp32)
     assert (f"(the `test_every` run above, {p:.1f} and {t:.1f}), fp32 was {p - fp:.1f} and {t - ft:.1f} points "
             f"lower") in readme
+
+
+def test_readme_quotes_the_bn_batch_gap_run_as_its_record_says():
+    """The README's BatchNorm sentence: the bn_batch=64 run against the same seed on the same machine
+    with BatchNorm over the whole batch (the test_every run, whose training is the plain one)."""
+    path = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-bn_batch64-s0" / "run.json"
+    rec = json.loads(path.read_text())
+    base = json.loads((BEST_EPOCH_RUN / "run.json").read_text())
+    assert rec["params"]["bn_batch"] == 64 and base["params"]["bn_batch"] == 0
+    assert rec["params"]["batch_size"] == 256 and rec["environment"]["cpu"] == base["environment"]["cpu"]
+    assert rec["environment"]["git_commit"].startswith("60e1f36")
+    p, t = _shown(path)
+    bp, bt = _shown(BEST_EPOCH_RUN / "run.json")
+    median = pd.read_csv(path.parent / "history.csv").time_s.median()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"clean commit 60e1f36, AMD EPYC, median epoch {median:.1f} s" in readme
+    assert (f"reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against {bp:.1f} and {bt:.1f} for the same "
+            f"seed on the same machine") in readme
+    assert t == bt and f"TDE unchanged, De-confound {bp - p:.1f} lower" in readme
+
+
+def test_readme_summary_of_the_gap_spans_the_measured_jpeg_steps():
+    """The "In short" bullet's range for one more JPEG step: the q50 run against the q75 run of the
+    same seed on either machine (Table 3's on the Intel Xeon, the test_every run on the AMD EPYC)."""
+    gap = ANALYSIS / "cifar10_lt_gap"
+    q50 = _shown(gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json")
+    steps = [a - b for q75 in (REPRODUCTIONS / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0" / "run.json",
+                               BEST_EPOCH_RUN / "run.json") for a, b in zip(_shown(q75), q50)]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"one more JPEG step costs {min(steps):.1f}-{max(steps):.1f} points" in readme
