@@ -176,15 +176,18 @@ def _overall(path):
     return m["plain"]["overall"], m["tde"]["overall"]
 
 
+def _shown(path):
+    """A record's (De-confound, De-confound-TDE) as the README shows them (one decimal): the README's
+    differences are those of the numbers it shows, so that a reader's subtraction agrees."""
+    return tuple(round(v, 1) for v in _overall(path))
+
+
 def test_readme_quotes_the_jpeg_gap_run_as_its_record_says():
     """The README's q50 sentence: the numbers of the q50 record and of the q75 seed-0 record."""
-    def metrics(path):
-        return tuple(round(v, 1) for v in _overall(path))
-
     q50 = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json"
     assert json.loads(q50.read_text())["params"]["data_root"] == "data/cifar10-q50"
-    (p50, t50) = metrics(q50)
-    (p75, t75) = metrics(REPRODUCTIONS / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0" / "run.json")
+    (p50, t50) = _shown(q50)
+    (p75, t75) = _shown(REPRODUCTIONS / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0" / "run.json")
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"reached De-confound {p50:.1f} and De-confound-TDE {t50:.1f}, against {p75:.1f} and {t75:.1f}" in readme
     assert f"cost {p75 - p50:.1f} and {t75 - t50:.1f} points" in readme
@@ -237,12 +240,6 @@ def test_readme_quotes_the_authors_code_anchor_as_its_record_says():
 
 
 BEST_EPOCH_RUN = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-test_every-s0"
-
-
-def _shown(path):
-    """A record's (De-confound, De-confound-TDE) as the README shows them (one decimal): the README's
-    differences are those of the numbers it shows, so that a reader's subtraction agrees."""
-    return tuple(round(v, 1) for v in _overall(path))
 
 
 def test_readme_quotes_the_best_epoch_run_as_its_history_says():
