@@ -73,7 +73,7 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
 @pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 9),
                                           ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
                                           ("gap_cifar10_lt_fp32.yaml", 1), ("gap_cifar10_lt_best_epoch.yaml", 1),
-                                          ("gap_cifar10_lt_bn_batch.yaml", 1)])
+                                          ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1)])
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -111,7 +111,8 @@ def test_table3_cifar10_runs_the_three_r100_seeds_first():
 @pytest.mark.parametrize("recipe, differs", [("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
                                               ("gap_cifar10_lt_fp32.yaml", {"amp": False}),
                                               ("gap_cifar10_lt_best_epoch.yaml", {"test_every": 1}),
-                                              ("gap_cifar10_lt_bn_batch.yaml", {"bn_batch": 64})])
+                                              ("gap_cifar10_lt_bn_batch.yaml", {"bn_batch": 64}),
+                                              ("gap_cifar10_lt_lossless.yaml", {"data_root": "data/cifar10-lossless-paired"})])
 def test_gap_recipes_change_one_thing_of_the_table3_r100_seed0_run(recipe, differs):
     """A gap-analysis run is Table 3's r100 seed-0 run with one setting changed, and no more."""
     (gap,) = expand(load_recipe(RECIPES / recipe))
