@@ -152,3 +152,38 @@ def test_order_like_refuses_a_wrong_pairing(tmp_path, release):
     with pytest.raises(ValueError, match="differs from its pair in the release by"):
         tool.convert(folder, tmp_path / "paired", expected_md5=md5, order_like=tmp_path / "jpeg")
     assert not (tmp_path / "paired").exists()
+
+
+# ---------------------------------------------------------------------------- tools/data_fidelity.py
+def _fidelity_tool():
+    spec = importlib.util.spec_from_file_location("data_fidelity", ROOT / "tools" / "data_fidelity.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_fidelity_is_psnr_and_mean_absolute_error():
+    tool = _fidelity_tool()
+    ref = np.zeros((2, 3072), dtype=np.uint8)
+    copy = ref.copy()
+    copy[0] = 2  # image 0 off by 2 everywhere, image 1 exact: MSE 2, MAE 1
+    f = tool.fidelity(ref, copy)
+    assert f["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / 2))
+    assert (f["mae"], f["mae_image_median"], f["mae_image_max"]) == (1.0, 1.0, 2.0)
+    assert tool.fidelity(ref, ref)["psnr"] == float("inf")
+
+
+def test_fidelity_record_and_a_copy_in_another_order(tmp_path, release):
+    tool, fid = _tool(), _fidelity_tool()
+    folder, content, md5 = release
+    tool.convert(folder, tmp_path / "lossless", expected_md5=md5)
+    _like_folder(tmp_path / "jpeg", content, np.random.default_rng(1), noise=0)
+    tool.convert(folder, tmp_path / "paired", expected_md5=md5, order_like=tmp_path / "jpeg")
+    record = tmp_path / "fidelity.txt"
+    assert fid.main([str(tmp_path / "paired"), str(tmp_path / "jpeg"), "--record", str(record)]) == 0
+    lines = record.read_text().splitlines()
+    assert lines[0].startswith("# command:") and any(line.startswith("# git commit:") for line in lines)
+    rows = [line.split() for line in lines if line.startswith(str(tmp_path / "jpeg"))]
+    assert [r[1] for r in rows] == ["train", "test"] and all(r[2] == "inf" for r in rows)
+    # the release's own order is not the copy's: refused, not compared
+    assert fid.main([str(tmp_path / "lossless"), str(tmp_path / "jpeg")]) == 1
