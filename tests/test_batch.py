@@ -73,7 +73,8 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
 @pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 9),
                                           ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
                                           ("gap_cifar10_lt_fp32.yaml", 1), ("gap_cifar10_lt_best_epoch.yaml", 1),
-                                          ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1)])
+                                          ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1),
+                                          ("table3_cifar10_lt_lossless.yaml", 9)])
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -106,6 +107,17 @@ def test_table3_cifar10_runs_the_three_r100_seeds_first():
             "cifar10_lt", "causal_norm", True, True)
         assert s.config.epochs == 200 and s.config.alpha == 1.0
         assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-causal_norm-s{s.config.seed}"
+
+
+def test_table3_on_the_lossless_release_is_table3_with_its_data_and_folder_changed():
+    jpeg = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+    lossless = expand(load_recipe(RECIPES / "table3_cifar10_lt_lossless.yaml"))
+    assert [s.name for s in lossless] == [s.name for s in jpeg]  # same runs, same order
+    for a, b in zip(lossless, jpeg):
+        x, y = a.config.to_dict(), b.config.to_dict()
+        assert {k: x[k] for k in x if x[k] != y[k]} == {"data_root": "data/cifar10-lossless",
+                                                       "output_dir": a.output_dir}
+        assert a.output_dir == f"results/runs/table3_cifar10_lt_lossless/{a.name}"
 
 
 @pytest.mark.parametrize("recipe, differs", [("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
