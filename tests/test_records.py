@@ -312,7 +312,7 @@ def test_readme_quotes_the_bn_batch_gap_run_as_its_record_says():
 
 
 def test_readme_summary_of_the_gap_spans_the_measured_jpeg_steps():
-    """The "In short" bullet's range for one more JPEG step: the q50 run against the q75 run of the
+    """The q50 bullet's range for one more JPEG step: the q50 run against the q75 run of the
     same seed on either machine (Table 3's on the Intel Xeon, the test_every run on the AMD EPYC)."""
     gap = ANALYSIS / "cifar10_lt_gap"
     q50 = _shown(gap / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json")
@@ -320,3 +320,56 @@ def test_readme_summary_of_the_gap_spans_the_measured_jpeg_steps():
                                BEST_EPOCH_RUN / "run.json") for a, b in zip(_shown(q75), q50)]
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"one more JPEG step costs {min(steps):.1f}-{max(steps):.1f} points" in readme
+
+
+LOSSLESS_RUN = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-lossless-s0"
+
+
+def test_readme_quotes_the_lossless_run_as_its_records_say():
+    """The README's lossless sentence and table: the lossless run against the JPEG-copy run of the
+    same seed on the same machine (the test_every run), per class and overall, and each copy's
+    fidelity as data_fidelity.txt measured it."""
+    rec = json.loads((LOSSLESS_RUN / "run.json").read_text())
+    base = json.loads((BEST_EPOCH_RUN / "run.json").read_text())
+    assert rec["params"]["data_root"] == "data/cifar10-lossless-paired" and base["params"]["data_root"] == "data/cifar10"
+    assert rec["environment"]["cpu"] == base["environment"]["cpu"] and rec["precision"] == base["precision"]
+    assert rec["environment"]["git_commit"].startswith("de96a97")
+    assert rec["train_counts"] == base["train_counts"]  # the same subset's class counts
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    p, t = _shown(LOSSLESS_RUN / "run.json")
+    bp, bt = _shown(BEST_EPOCH_RUN / "run.json")
+    assert (f"clean commit de96a97, AMD EPYC) reached De-confound {p:.1f} and De-confound-TDE {t:.1f}, against the "
+            f"paper's 71.7 and 80.6 and against {bp:.1f} and {bt:.1f} for that run on the JPEG copy") in readme
+    assert f"the copy costs {p - bp:.1f} and {t - bt:.1f} points" in readme
+    assert f"measured above: {p - bp:.1f} and {t - bt:.1f} points" in readme
+    # per class: the two largest and the two smallest classes
+    a = pd.read_csv(LOSSLESS_RUN / "per_class.csv").sort_values("train_count", ascending=False)
+    b = pd.read_csv(BEST_EPOCH_RUN / "per_class.csv").set_index("class").loc[a["class"]]
+    ranges = []
+    for col in ("acc_plain", "acc_tde"):
+        loss = a[col].round(1).to_numpy() - b[col].round(1).to_numpy()
+        ranges += [sorted(loss[:2]), sorted(loss[-2:])]
+    text = ("De-confound loses {:.1f}-{:.1f} points on the two largest classes and {:.1f}-{:.1f} on the two smallest, "
+            "De-confound-TDE {:.1f}-{:.1f} and {:.1f}-{:.1f}").format(*[v for r in ranges for v in r])
+    assert text in readme
+    # the table: fidelity from its record, accuracy from the runs
+    fidelity = {}
+    for line in (ANALYSIS / "cifar10_lt_gap" / "data_fidelity.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[1] == "train":
+            fidelity[parts[0]] = (float(parts[2]), float(parts[3]))
+    assert "# git commit:" in (ANALYSIS / "cifar10_lt_gap" / "data_fidelity.txt").read_text()
+    assert "(clean)" in (ANALYSIS / "cifar10_lt_gap" / "data_fidelity.txt").read_text()
+    q50 = ANALYSIS / "cifar10_lt_gap" / "cifar10_lt-r100-causal_norm-jpeg_q50-s0" / "run.json"
+    qp, qt = _shown(q50)
+    rows = [f"| lossless release | - | 0 | {p:.1f} | {t:.1f} |",
+            "| team's JPEG copy (q75, 4:2:0) | {:.1f} dB | {:.1f} grey levels | {:.1f} | {:.1f} |".format(
+                *fidelity["data/cifar10"], bp, bt),
+            "| that copy re-encoded at q50 | {:.1f} dB | {:.1f} grey levels | {:.1f} | {:.1f} |".format(
+                *fidelity["data/cifar10-q50"], qp, qt)]
+    for row in rows:
+        assert row in readme, row
+    # TDE's lift on the lossless run
+    m = rec["metrics"]
+    assert (f"on the lossless release (one run) by {t - p:.1f}, medium-shot from {m['plain']['medium']:.1f} to "
+            f"{m['tde']['medium']:.1f}") in readme
