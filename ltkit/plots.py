@@ -94,6 +94,35 @@ def per_class_curve(per_class: pd.DataFrame, *, columns: Sequence[str], labels: 
     return ax
 
 
+#: per_class.csv columns of a run and the evaluation each holds (a causal-norm run's plain one is De-confound)
+PER_CLASS_EVALUATIONS = {"acc_plain": "plain", "acc_tde": "TDE"}
+
+
+def per_class_comparison(per_class, *, columns: Sequence[str] = tuple(PER_CLASS_EVALUATIONS),
+                         titles: Optional[Sequence[str]] = None, suptitle: Optional[str] = None):
+    """Runs side by side, class by class: one panel per evaluation column, one line per run.
+
+    ``per_class``: {label: a run's per_class.csv frame}, runs on the same training counts
+    (``ltkit.reports.per_class_of_runs`` loads and checks them). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if not per_class:
+        raise ValueError("per_class: no runs to compare")
+    labels = list(per_class)
+    first = per_class[labels[0]]
+    with style():
+        fig, axes = plt.subplots(1, len(columns), figsize=(6.5 * len(columns), 4.2), squeeze=False)
+        for ax, col, title in zip(axes[0], columns, titles or [PER_CLASS_EVALUATIONS.get(c, c) for c in columns]):
+            merged = first[["class", "train_count"]].copy()
+            for lab in labels:
+                merged[lab] = per_class[lab].set_index("class").loc[merged["class"], col].to_numpy()
+            per_class_curve(merged, columns=labels, ax=ax, title=title)
+        if suptitle:
+            fig.suptitle(suptitle)
+        fig.tight_layout()
+    return fig
+
+
 LVIS_GROUPS = ("APr", "APc", "APf", "AP", "APbbox")
 
 

@@ -43,7 +43,7 @@ from .results import (
 from .tde import head_cosines
 from .utils import write_text
 
-__all__ = ["write_tables", "write_figures", "write_posthoc"]
+__all__ = ["write_tables", "write_figures", "write_posthoc", "per_class_of_runs"]
 
 
 def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: Union[str, os.PathLike] = "results/tables"
@@ -152,6 +152,26 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
                                    title=f"{bench}: cosine of test features to the moving-average feature (per head)")
             written[f"{bench}_cosine.png"] = plots.save(fig, out / f"{bench}_cosine.png", pdf=pdf)
     return written
+
+
+def per_class_of_runs(runs: Dict[str, Union[str, os.PathLike]]) -> Dict[str, pd.DataFrame]:
+    """{label: run folder} -> {label: its per_class.csv}, for :func:`ltkit.plots.per_class_comparison`.
+
+    The runs must share their classes and training counts (e.g. one recipe on differently stored
+    copies of the same images): a class-by-class comparison of other subsets would mislead."""
+    out: Dict[str, pd.DataFrame] = {}
+    for label, folder in runs.items():
+        path = Path(folder) / "per_class.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"{label}: {path} not found (a finished run folder holds per_class.csv)")
+        out[label] = pd.read_csv(path)
+    labels = list(out)
+    for label in labels[1:]:
+        a, b = out[labels[0]], out[label]
+        if a[["class", "train_count"]].values.tolist() != b[["class", "train_count"]].values.tolist():
+            raise ValueError(f"{label!r} and {labels[0]!r} trained on different class counts: "
+                             f"{b.train_count.tolist()} vs {a.train_count.tolist()}")
+    return out
 
 
 def write_posthoc(out: posthoc.CachedOutputs, folder: Union[str, Path]) -> Dict[str, Path]:

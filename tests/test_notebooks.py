@@ -150,3 +150,13 @@ def test_parameters_cell_is_generated_from_the_schema(notebook, schema):
     assert nb.cells[1].source == cls.parameters_source()
     assert nb.cells[1].metadata.tags == ["parameters", f"schema:{'lvis' if schema == 'LVISRunConfig' else 'classification'}"]
     assert f"{schema}.from_namespace(globals(), _before_injection)" in nb.cells[2].source
+
+
+def test_gap_analysis_notebook(tmp_path, kernel):
+    """gap_analysis.ipynb on the committed gap records: the per-class figure is written."""
+    out = tmp_path / "fig" / "per_class.png"
+    nb = execute("gap_analysis", tmp_path / "gap_analysis.ipynb", kernel, output=str(out))
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cell = next(c for c in nb.cells if "read_run(f)" in c.source)  # the overall-accuracy table
+    table = cell.outputs[0]["data"]["text/plain"]
+    assert "lossless release" in table and "72.14" in table

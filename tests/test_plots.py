@@ -91,3 +91,42 @@ def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
         assert len(fig.axes) == 3 and not any(ax.get_title() == "test accuracy per epoch" for ax in fig.axes)
     finally:
         plt.close(fig)
+
+
+def test_per_class_comparison_draws_each_run_class_by_class(tmp_path):
+    """The gap analysis figure: one panel per evaluation, one line per run, each point a class's
+    accuracy from that run's per_class.csv at the class's training count; runs on other subsets
+    are refused."""
+    import matplotlib.pyplot as plt
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    from ltkit.reports import per_class_of_runs
+
+    gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
+    folders = {"lossless": gap / "cifar10_lt-r100-causal_norm-lossless-s0",
+               "q75": gap / "cifar10_lt-r100-causal_norm-test_every-s0"}
+    per_class = per_class_of_runs(folders)
+    fig = plots.per_class_comparison(per_class, titles=["De-confound", "De-confound-TDE"])
+    try:
+        assert [ax.get_title() for ax in fig.axes] == ["De-confound", "De-confound-TDE"]
+        for ax, col in zip(fig.axes, ("acc_plain", "acc_tde")):
+            lines = {line.get_label(): line for line in ax.get_lines()}
+            assert set(lines) == set(folders)
+            for label, df in per_class.items():
+                df = df.sort_values("train_count", ascending=False)
+                np.testing.assert_array_equal(lines[label].get_xdata(), df.train_count)
+                np.testing.assert_array_equal(lines[label].get_ydata(), df[col])
+    finally:
+        plt.close(fig)
+    other = tmp_path / "other"
+    shutil.copytree(folders["q75"], other)
+    pc = pd.read_csv(other / "per_class.csv")
+    pc.loc[9, "train_count"] = 100  # a different subset
+    pc.to_csv(other / "per_class.csv", index=False)
+    with pytest.raises(ValueError, match="different class counts"):
+        per_class_of_runs({"lossless": folders["lossless"], "other": other})
+    with pytest.raises(FileNotFoundError, match="per_class.csv not found"):
+        per_class_of_runs({"none": tmp_path / "missing"})
