@@ -11,7 +11,20 @@ import pytest
 #: tests/browser (JupyterLab in headless Chromium) runs under `make test-browser` only
 collect_ignore = [] if os.environ.get("LTKIT_BROWSER_TESTS") else ["browser"]
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def load_script(relative_path: str, name: str = ""):
+    """A script of the repository (``tools/*.py``, ``data/get_data.py``) imported as a module."""
+    import importlib.util
+
+    path = REPO / relative_path
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 CIFAR10_ZIP = SHARED / "data" / "cifar10-jpeg.zip"
 CIFAR10_TOOL = SHARED / "tools" / "cifar10_jpeg_to_batches.py"
 

@@ -1,20 +1,13 @@
 """tools/authors_anchor.py: the parts that run without the authors' code (their code itself is
 run by hand, once, as the issue's anchor; its record lives under results/analysis/)."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("authors_anchor", ROOT / "tools" / "authors_anchor.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/authors_anchor.py")
 
 
 CONFIG = {

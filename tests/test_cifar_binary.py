@@ -2,25 +2,20 @@
 folder ltkit reads, on small made-up files (the real release's md5 sums cannot match them)."""
 
 import hashlib
-import importlib.util
 import pickle
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from ltkit.data import load_cifar_lt
 
-ROOT = Path(__file__).resolve().parents[1]
 PER_TRAIN_FILE, N_TEST = 20, 30
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("cifar10_binary", ROOT / "tools" / "cifar10_binary_to_batches.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/cifar10_binary_to_batches.py")
 
 
 def _records(rng, n):
@@ -156,10 +151,7 @@ def test_order_like_refuses_a_wrong_pairing(tmp_path, release):
 
 # ---------------------------------------------------------------------------- tools/data_fidelity.py
 def _fidelity_tool():
-    spec = importlib.util.spec_from_file_location("data_fidelity", ROOT / "tools" / "data_fidelity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/data_fidelity.py")
 
 
 def test_fidelity_is_psnr_and_mean_absolute_error():

@@ -3,7 +3,6 @@
 Fast: everything runs on tiny data generated in tmp_path (no network, no real datasets).
 """
 
-import importlib.util
 import json
 import pickle
 import re
@@ -657,10 +656,9 @@ def test_augment_batch_on_cuda():
 # ----------------------------------------------------------------------------- data/get_data.py
 
 def _get_data_module():
-    spec = importlib.util.spec_from_file_location("ltkit_get_data", REPO / "data" / "get_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from conftest import load_script
+
+    return load_script("data/get_data.py", "ltkit_get_data")
 
 
 def test_get_data_verification_and_arguments(tmp_path, capsys):

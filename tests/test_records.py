@@ -137,12 +137,9 @@ def test_readme_table3_is_the_generated_one():
 
 
 def _keep_run_tool():
-    import importlib.util
+    from conftest import load_script
 
-    spec = importlib.util.spec_from_file_location("keep_run", ROOT / "tools" / "keep_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/keep_run.py")
 
 
 def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp_path):
