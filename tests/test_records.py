@@ -370,3 +370,21 @@ def test_readme_quotes_the_lossless_run_as_its_records_say():
     m = rec["metrics"]
     assert (f"on the lossless release (one run) by {t - p:.1f}, medium-shot from {m['plain']['medium']:.1f} to "
             f"{m['tde']['medium']:.1f}") in readme
+
+
+def test_readme_quotes_the_ratio_50_seeds_as_their_records_say():
+    """The README's r50 sentence: each seed's numbers, the mean shortfall against the paper and
+    what TDE adds, from the three r50 records (the paper: 77.8 / 83.6)."""
+    import statistics
+
+    runs = [REPRODUCTIONS / "cifar10_lt" / f"cifar10_lt-r50-causal_norm-s{s}" / "run.json" for s in range(3)]
+    shown = [_shown(r) for r in runs]
+    plain, tde = zip(*(_overall(r) for r in runs))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("De-confound {:.1f}, {:.1f} and {:.1f}, De-confound-TDE {:.1f}, {:.1f} and {:.1f}, ".format(
+        *[p for p, _ in shown], *[t for _, t in shown])) in readme
+    assert (f"{77.8 - round(statistics.mean(plain), 1):.1f} and {83.6 - round(statistics.mean(tde), 1):.1f} points "
+            f"under the paper on average") in readme
+    assert f"TDE adds {round(statistics.mean(tde), 1) - round(statistics.mean(plain), 1):.1f} (paper 5.8)" in readme
+    medium = [statistics.mean(json.loads(r.read_text())["metrics"][ev]["medium"] for r in runs) for ev in ("plain", "tde")]
+    assert f"lifts medium-shot accuracy from about {medium[0]:.0f} to {medium[1]:.0f}" in readme
