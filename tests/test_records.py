@@ -386,5 +386,9 @@ def test_readme_quotes_the_ratio_50_seeds_as_their_records_say():
     assert (f"{77.8 - round(statistics.mean(plain), 1):.1f} and {83.6 - round(statistics.mean(tde), 1):.1f} points "
             f"under the paper on average") in readme
     assert f"TDE adds {round(statistics.mean(tde), 1) - round(statistics.mean(plain), 1):.1f} (paper 5.8)" in readme
+    envs = [json.loads(r.read_text())["environment"] for r in runs]
+    assert ["Xeon" in e["cpu"] for e in envs] == [True, False, False] and all("AMD EPYC" in e["cpu"] for e in envs[1:])
+    assert [e["git_commit"][:7] for e in envs[1:]] == ["420524e", "3c2d8f8"]
+    assert "except r50 seeds 1 and 2: clean commits 420524e and 3c2d8f8" in readme
     medium = [statistics.mean(json.loads(r.read_text())["metrics"][ev]["medium"] for r in runs) for ev in ("plain", "tde")]
     assert f"lifts medium-shot accuracy from about {medium[0]:.0f} to {medium[1]:.0f}" in readme
