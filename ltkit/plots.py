@@ -102,8 +102,8 @@ def per_class_comparison(per_class, *, columns: Sequence[str] = tuple(PER_CLASS_
                          titles: Optional[Sequence[str]] = None, suptitle: Optional[str] = None):
     """Runs side by side, class by class: one panel per evaluation column, one line per run.
 
-    ``per_class``: {label: a run's per_class.csv frame}, runs on the same training counts
-    (``ltkit.reports.per_class_of_runs`` loads and checks them). Returns the figure."""
+    ``per_class``: {label: a run's per_class.csv frame}, runs with the same training counts per
+    class (``ltkit.reports.per_class_of_runs`` loads them and checks that). Returns the figure."""
     import matplotlib.pyplot as plt
 
     if not per_class:

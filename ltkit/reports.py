@@ -157,8 +157,11 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
 def per_class_of_runs(runs: Dict[str, Union[str, os.PathLike]]) -> Dict[str, pd.DataFrame]:
     """{label: run folder} -> {label: its per_class.csv}, for :func:`ltkit.plots.per_class_comparison`.
 
-    The runs must share their classes and training counts (e.g. one recipe on differently stored
-    copies of the same images): a class-by-class comparison of other subsets would mislead."""
+    The runs must share their classes and training counts (the same imbalance), else a
+    class-by-class comparison would set classes of different sizes side by side. Counts cannot
+    tell two subsets of one imbalance apart (another seed draws other images with the same
+    counts): that the runs trained on the same images is for the caller to know, e.g. one recipe
+    on differently stored copies of the same images in the same order."""
     out: Dict[str, pd.DataFrame] = {}
     for label, folder in runs.items():
         path = Path(folder) / "per_class.csv"

@@ -95,8 +95,8 @@ def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
 
 def test_per_class_comparison_draws_each_run_class_by_class(tmp_path):
     """The gap analysis figure: one panel per evaluation, one line per run, each point a class's
-    accuracy from that run's per_class.csv at the class's training count; runs on other subsets
-    are refused."""
+    accuracy from that run's per_class.csv at the class's training count; runs with other class
+    counts are refused."""
     import matplotlib.pyplot as plt
     import shutil
     from pathlib import Path
@@ -124,7 +124,7 @@ def test_per_class_comparison_draws_each_run_class_by_class(tmp_path):
     other = tmp_path / "other"
     shutil.copytree(folders["q75"], other)
     pc = pd.read_csv(other / "per_class.csv")
-    pc.loc[9, "train_count"] = 100  # a different subset
+    pc.loc[9, "train_count"] = 100  # another imbalance
     pc.to_csv(other / "per_class.csv", index=False)
     with pytest.raises(ValueError, match="different class counts"):
         per_class_of_runs({"lossless": folders["lossless"], "other": other})
