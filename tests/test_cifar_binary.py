@@ -48,6 +48,8 @@ def _pickle(path):
 def test_writes_the_same_labels_and_pixels_in_the_python_layout(tmp_path, release):
     tool = _tool()
     folder, content, md5 = release
+    (tmp_path / "out.partial" / "cifar-10-batches-py").mkdir(parents=True)  # a killed conversion's leftovers
+    (tmp_path / "out.partial" / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"half")
     out = tool.convert(folder.parent, tmp_path / "out", expected_md5=md5)
     assert out == tmp_path / "out" / "cifar-10-batches-py"
     for name, (labels, pixels) in content.items():

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import pickle
+import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -55,9 +56,9 @@ RELEASE_MD5 = {
 }
 LABEL_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 RECORD = 1 + 3 * 32 * 32
-#: the python version's name for each binary file's batch
 #: a picture and its JPEG copy differ by a few grey levels on average; two different pictures by ~70
 MAX_PAIR_DIFF = 32.0
+#: the python version's name for each binary file's batch
 BATCH_LABELS = {**{f"data_batch_{i}.bin": f"training batch {i} of 5" for i in range(1, 6)},
                 TEST_FILE: "testing batch 1 of 1"}
 
@@ -179,8 +180,9 @@ def convert(src: Path, dst: Path, expected_md5: Optional[Mapping[str, str]] = RE
             arrays[split] = (arrays[split][0][order], arrays[split][1][order])
             report[split] = diff
     partial = dst.parent / (dst.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left by a conversion that was killed
     out = partial / "cifar-10-batches-py"
-    out.mkdir(parents=True, exist_ok=False)
+    out.mkdir(parents=True)
     for split, names in (("train", TRAIN_FILES), ("test", [TEST_FILE])):
         labels, pixels = arrays[split]
         start = 0
