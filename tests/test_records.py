@@ -109,10 +109,14 @@ TABLES = ROOT / "results" / "tables"
 
 
 ANALYSIS = ROOT / "results" / "analysis"
+#: Table 3 on the lossless release (table3_cifar10_lt_lossless.yaml), kept apart from the JPEG-copy runs
+REPRODUCTIONS_LOSSLESS = ROOT / "results" / "reproductions_lossless"
+TABLES_LOSSLESS = TABLES / "lossless"
 
 
 def test_reproduction_records_are_complete_and_from_clean_commits():
-    runs = sorted(REPRODUCTIONS.glob("*/*/run.json")) + sorted(ANALYSIS.glob("*/*/run.json"))
+    runs = sorted(REPRODUCTIONS.glob("*/*/run.json")) + sorted(ANALYSIS.glob("*/*/run.json")) + \
+        sorted(REPRODUCTIONS_LOSSLESS.glob("*/*/run.json"))
     assert runs, "no committed reproduction records"
     for path in runs:
         rec = json.loads(path.read_text())
@@ -122,18 +126,30 @@ def test_reproduction_records_are_complete_and_from_clean_commits():
         assert not (path.parent / "checkpoint.pt").exists() and not (path.parent / "outputs.npz").exists()
 
 
-def test_committed_tables_are_what_the_records_give(tmp_path):
+@pytest.mark.parametrize("records, tables", [(REPRODUCTIONS, TABLES), (REPRODUCTIONS_LOSSLESS, TABLES_LOSSLESS)],
+                         ids=["jpeg_copy", "lossless"])
+def test_committed_tables_are_what_the_records_give(tmp_path, records, tables):
     from ltkit.reports import write_tables
 
-    written = write_tables(REPRODUCTIONS, tmp_path)
+    written = write_tables(records, tmp_path)
     for name in ("table3.md", "table3.csv", "table3_cifar10.md", "summary.md"):
-        assert written[name].read_text() == (TABLES / name).read_text(), f"results/tables/{name} is stale: run tables.ipynb"
+        assert written[name].read_text() == (tables / name).read_text(), f"{tables / name} is stale: run tables.ipynb"
 
 
-def test_readme_table3_is_the_generated_one():
-    block = (TABLES / "table3_cifar10.md").read_text().strip()
+@pytest.mark.parametrize("tables", [TABLES, TABLES_LOSSLESS], ids=["jpeg_copy", "lossless"])
+def test_readme_table3_is_the_generated_one(tables):
+    block = (tables / "table3_cifar10.md").read_text().strip()
     rows = block[block.index("| method"):].split("\n\n")[0]  # the table itself
-    assert rows in (ROOT / "README.md").read_text(), "README's Table 3 block differs from results/tables/table3_cifar10.md"
+    assert rows in (ROOT / "README.md").read_text(), f"README's Table 3 block differs from {tables}/table3_cifar10.md"
+
+
+def test_each_table3_record_names_the_data_it_used():
+    """Table 3's runs on the JPEG copy and on the lossless release live apart and say which they used."""
+    jpeg = sorted(REPRODUCTIONS.glob("cifar10_lt/*/run.json"))
+    lossless = sorted(REPRODUCTIONS_LOSSLESS.glob("cifar10_lt/*/run.json"))
+    assert jpeg and lossless
+    assert {json.loads(p.read_text())["params"]["data_root"] for p in jpeg} == {"data/cifar10"}
+    assert {json.loads(p.read_text())["params"]["data_root"] for p in lossless} == {"data/cifar10-lossless"}
 
 
 def _keep_run_tool():
@@ -392,3 +408,17 @@ def test_readme_quotes_the_ratio_50_seeds_as_their_records_say():
     assert "except r50 seeds 1 and 2: clean commits 420524e and 3c2d8f8" in readme
     medium = [statistics.mean(json.loads(r.read_text())["metrics"][ev]["medium"] for r in runs) for ev in ("plain", "tde")]
     assert f"lifts medium-shot accuracy from about {medium[0]:.0f} to {medium[1]:.0f}" in readme
+
+
+def test_readme_describes_the_lossless_table3_runs_as_their_records_say():
+    runs = sorted(REPRODUCTIONS_LOSSLESS.glob("cifar10_lt/*/run.json"))
+    recs = [json.loads(p.read_text()) for p in runs]
+    assert [(r["params"]["imb_ratio"], r["params"]["seed"]) for r in recs] == [(100.0, 0)]
+    env = recs[0]["environment"]
+    assert env["git_commit"].startswith("3c2d8f8") and "AMD EPYC" in env["cpu"] and recs[0]["precision"] == "bf16"
+    assert recs[0]["params"]["compile"] is True
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "So far one run, r100 seed 0 (clean commit 3c2d8f8, AMD EPYC, bf16, compiled)" in readme
+    p, t = _shown(runs[0])
+    assert f"seed 0 on the release in its own order (so another long-tailed subset), reached De-confound {p:.1f} " \
+           f"and De-confound-TDE {t:.1f}" in readme
