@@ -384,7 +384,7 @@ def test_readme_quotes_the_lossless_run_as_its_records_say():
         assert row in readme, row
     # TDE's lift on the lossless run
     m = rec["metrics"]
-    assert (f"on the lossless release (one run) by {t - p:.1f}, medium-shot from {m['plain']['medium']:.1f} to "
+    assert (f"on the lossless release (the paired run above) by {t - p:.1f}, medium-shot from {m['plain']['medium']:.1f} to "
             f"{m['tde']['medium']:.1f}") in readme
 
 
