@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import sys
 from pathlib import Path
 
@@ -32,24 +31,20 @@ try:  # run from a checkout without `pip install -e .`
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(HERE.parent))
 
+from ltkit.data.cifar import _read_split  # noqa: E402
 from ltkit.records import Report  # noqa: E402
 
 SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
 
 def load_split(root: Path, files) -> tuple:
-    """(labels, pixels as (N, 3072) uint8) of one split of a python-version folder."""
+    """(labels, pixels as (N, 3072) uint8) of one split of a python-version folder, read as ltkit reads it."""
     folder = Path(root) / "cifar-10-batches-py"
-    labels, data = [], []
-    for name in files:
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found (a data root holds cifar-10-batches-py/)")
-        with open(path, "rb") as fh:
-            batch = pickle.load(fh, encoding="latin1")
-        labels.extend(int(v) for v in batch["labels"])
-        data.append(np.asarray(batch["data"], dtype=np.uint8))
-    return np.asarray(labels), np.concatenate(data)
+    missing = [folder / name for name in files if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} not found (a data root holds cifar-10-batches-py/)")
+    pixels, labels = _read_split(folder, list(files), b"labels")
+    return labels, pixels.reshape(len(pixels), -1)
 
 
 def fidelity(reference: np.ndarray, copy: np.ndarray) -> dict:
