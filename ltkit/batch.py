@@ -9,6 +9,8 @@ Recipe format (top-level keys; anything else is an error)::
     description: free text (optional, ignored)
     notebook: notebooks/train_classification.ipynb     # default; relative to the cwd (repo root)
     output_root: results/runs/smoke                    # required; run i goes to output_root/<name_i>
+    kept: results/reproductions/cifar10_lt             # optional: the committed records; a run whose
+                                                       # record is complete there is skipped too
     name: "{dataset}-r{imb_ratio:g}-{classifier}-s{seed}"   # a str.format over the run's parameters
     base:                                              # parameters common to every run
       dataset: synthetic_lt
@@ -92,7 +94,7 @@ DEFAULT_NOTEBOOK = "notebooks/train_classification.ipynb"
 DEFAULT_REPORTS = ("notebooks/tables.ipynb", "notebooks/figures.ipynb")
 DEFAULT_NAME = "{dataset}-r{imb_ratio:g}-{backbone}-{classifier}-{loss}-s{seed}"
 DEFAULT_KERNEL = "ltkit"
-RECIPE_KEYS = ("description", "notebook", "output_root", "name", "base", "cases", "grid", "report", "cluster")
+RECIPE_KEYS = ("description", "notebook", "output_root", "kept", "name", "base", "cases", "grid", "report", "cluster")
 #: seconds an interrupted batch gives its running notebooks to stop before it exits anyway
 STOP_GRACE_S = 15.0
 
@@ -109,6 +111,8 @@ class RunSpec:
     parameters: Dict[str, Any]
     #: the resolved schema object (preset applied, run folder set), for skip checks and display
     config: Optional[Schema] = field(default=None, repr=False, compare=False)
+    #: where this run's committed record would be (the recipe's ``kept`` folder / name), or None
+    kept_dir: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class Recipe:
     description: str = ""
     #: the ``cluster`` mapping (``ltkit.executors.parse_resources``): Slurm resources per job
     cluster: Dict[str, Any] = field(default_factory=dict)
+    #: a folder of committed records (``kept``): a run complete there is not run again
+    kept: str = ""
 
 
 def notebook_schema(notebook: PathLike) -> type:
@@ -199,6 +205,7 @@ def load_recipe(path: PathLike) -> Recipe:
     notebook = _str("notebook", DEFAULT_NOTEBOOK)
     schema = notebook_schema(notebook)
     output_root = _str("output_root", None)
+    kept = _str("kept", "") if raw.get("kept") is not None else ""
     name = _str("name", DEFAULT_NAME)
     description = raw.get("description") or ""
 
@@ -253,7 +260,7 @@ def load_recipe(path: PathLike) -> Recipe:
     parse_resources(cluster, f"{path}: cluster")
     recipe = Recipe(path=str(path), notebook=notebook, output_root=output_root, name=name, base=dict(base),
                     cases=[dict(c) for c in cases], grids=[dict(g) for g in grids], report=list(report),
-                    description=str(description), cluster=dict(cluster))
+                    description=str(description), cluster=dict(cluster), kept=kept)
     expand(recipe)  # validates every point, the names and their uniqueness
     return recipe
 
@@ -297,7 +304,8 @@ def expand(recipe: Recipe) -> List[RunSpec]:
         name = _format_name(recipe.name, values, recipe.path, point)
         output_dir = str(Path(recipe.output_root) / name)
         specs.append(RunSpec(name=name, output_dir=output_dir, parameters={**point, folder: output_dir},
-                             config=cfg.replace(**{folder: output_dir})))
+                             config=cfg.replace(**{folder: output_dir}),
+                             kept_dir=str(Path(recipe.kept) / name) if recipe.kept else None))
     seen: Dict[str, int] = {}
     for s in specs:
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -343,6 +351,9 @@ def run_state(spec: RunSpec) -> str:
     from .results import is_complete, read_run
 
     if not is_complete(spec.output_dir):
+        if spec.kept_dir and is_complete(spec.kept_dir) and spec.config is not None \
+                and spec.config.matches(read_run(spec.kept_dir).get("params") or {}):
+            return "complete"  # its record is committed already (the recipe's kept folder)
         return "pending"
     saved = read_run(spec.output_dir).get("params")
     if not isinstance(saved, dict) or spec.config is None:

@@ -34,6 +34,9 @@ IN_MEMORY_DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt")
 #: the synthetic one (500 a class), ImageNet-LT and Places-LT (20 a class, the published lists).
 #: CIFAR-LT has none: the authors evaluate on the test set and call it "val" (docs/method.md 1.9)
 VAL_DATASETS = ("synthetic_lt", "imagenet_lt", "places_lt")
+#: what a run is for: "reproduction" runs fill the paper's tables; "analysis" runs (a gap study,
+#: a one-setting-changed comparison) never do (ltkit.results.compare_table)
+STUDIES = ("reproduction", "analysis")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
 DEFAULT_DATA_ROOTS = {
@@ -47,7 +50,8 @@ DEFAULT_DATA_ROOTS = {
 #: fields that say where and how a run executes, not what it computes: a complete run's
 #: record is reused whatever their values (num_workers only under the batched pipeline:
 #: ``RunConfig.execution_fields``)
-EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir", "data_root", "download"})
+EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir",
+                              "data_root", "download", "study"})
 #: fields a run may be resumed with different values of: the execution fields and the
 #: evaluation-only settings (changing those re-evaluates the trained model)
 RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p", "test_every"}
@@ -137,6 +141,8 @@ class RunConfig(Schema):
     test_every: int = 0
     output_dir: str = ""  # "" -> results/runs/<run_name>
     progress: bool = True
+    # "reproduction": the run may fill a paper table; "analysis": it never does (STUDIES)
+    study: str = "reproduction"
 
     # ------------------------------------------------------------------ derived
     @property
@@ -193,6 +199,7 @@ class RunConfig(Schema):
         choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
         choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
         choice("pipeline", self.pipeline, PIPELINES)
+        choice("study", self.study, STUDIES)
         check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
                f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
                f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",

@@ -34,6 +34,7 @@ from .results import (
     load_runs,
     measured_rows,
     method_name,
+    shown_method,
     summary_table,
     summary_table_markdown,
     table_latex,
@@ -46,7 +47,7 @@ from .utils import write_text
 __all__ = ["write_tables", "write_figures", "write_posthoc", "per_class_of_runs"]
 
 
-def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: Union[str, os.PathLike] = "results/tables"
+def write_tables(results_dir: Union[str, os.PathLike] = "results/reproductions", output_dir: Union[str, os.PathLike] = "results/tables"
                  ) -> Dict[str, Path]:
     """Regenerate the tables from every complete run under ``results_dir``.
 
@@ -82,7 +83,7 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results", output_dir: U
     return written
 
 
-def write_figures(results_dir="results", output_dir="results/figures", *, pdf: bool = True) -> dict:
+def write_figures(results_dir="results/reproductions", output_dir="results/figures", *, pdf: bool = True) -> dict:
     """Regenerate the figures from every complete run under ``results_dir``.
 
     Per benchmark (dataset and ratio): ``<benchmark>_shot_groups.png`` (grouped bars, mean over
@@ -102,6 +103,9 @@ def write_figures(results_dir="results", output_dir="results/figures", *, pdf: b
     runs["benchmark"] = [benchmark_name(r) for r in runs.to_dict("records")]
     summary = summary_table(runs.drop(columns=["method", "benchmark"]))
     lvis = detection_summary_table(runs.drop(columns=["method", "benchmark"]))
+    # runs on different data, or analysis runs beside reproductions, get bars and curves of their own
+    summary["method"] = shown_method(summary)
+    runs["method"] = shown_method(runs)
     for (bench, fw), g in lvis.groupby(["benchmark", "framework"]):
         fig, ax = plots.figure(figsize=(8, 4))
         plots.shot_bars(g, ax=ax, groups=plots.LVIS_GROUPS, ylabel="AP (%)",

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
+from .data.fingerprint import label as data_label
 from .models.classifiers import classifier_type, tde_classifiers
 from .runfolder import LOCK_FILE, is_locked
 from .utils import atomic_write, write_json
@@ -187,9 +189,23 @@ def format_status(status: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def trained_on_several(run_dir: Union[str, os.PathLike]) -> bool:
+    """Whether a run's epochs ran on more than one device or precision (a run resumed elsewhere):
+    from ``history.csv``'s per-epoch ``device_name`` and ``precision`` columns (runs recorded
+    before ``device_name`` existed show only a change of precision)."""
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        return False
+    hist = pd.read_csv(path)
+    return any(c in hist and hist[c].dropna().nunique() > 1 for c in ("device_name", "precision"))
+
+
 def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
-    """One row per (run, evaluation): run_dir, evaluation, overall/many/medium/few, alpha, and
-    every run parameter as a column. Incomplete runs are left out."""
+    """One row per (run, evaluation): run_dir, evaluation, overall/many/medium/few, alpha, every
+    run parameter as a column, ``study`` (reproduction / analysis), ``data`` (the data's label,
+    ``ltkit.data.fingerprint.label``: "data unknown" for a record without a data block),
+    ``data_fingerprint`` and ``mixed_machines`` (:func:`trained_on_several`). Incomplete runs
+    are left out."""
     rows = []
     for run_dir in find_runs(path):
         try:
@@ -199,6 +215,7 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
         if rec.get("status") != "complete":
             continue
         params = rec.get("params", {})
+        mixed = trained_on_several(run_dir)
         for name, m in rec.get("metrics", {}).items():
             row = {"run_dir": str(run_dir), "run_name": Path(run_dir).name, "evaluation": name}
             row.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()})
@@ -209,6 +226,10 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
                 row.update({k: v for k, v in m.items() if k != "alpha"})
             row["train_s"] = rec.get("timings", {}).get("train_s")
             row["git_commit"] = rec.get("environment", {}).get("git_commit")
+            row["study"] = params.get("study") or "reproduction"  # records from before the field: Table 3's
+            row["data"] = data_label(rec.get("data"))
+            row["data_fingerprint"] = (rec.get("data") or {}).get("fingerprint")
+            row["mixed_machines"] = mixed
             rows.append(row)
     cols = ["run_dir", "run_name", "evaluation", "overall", "many", "medium", "few", "alpha"]
     df = pd.DataFrame(rows)
@@ -305,18 +326,26 @@ def _cell(values: pd.Series) -> Dict[str, Any]:
 
 
 def _named(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with the paper's ``method`` and ``benchmark`` names of each row added."""
+    """``runs`` with the paper's ``method`` and ``benchmark`` names of each row added, and ``data``
+    ("data unknown" where a frame has none, e.g. one built by hand)."""
     df = runs.copy()
     if len(df):
         records = df.to_dict("records")
         df["method"] = [method_name(r) for r in records]
         df["benchmark"] = [benchmark_name(r) for r in records]
+        df["data"] = df["data"].fillna(NO_DATA_BLOCK) if "data" in df else NO_DATA_BLOCK
     return df
 
 
-def _compare_row(method: str, column: str, ours: pd.Series, paper: pd.DataFrame) -> Dict[str, Any]:
-    """One cell of a paper table: ltkit's runs ``ours`` (mean, std, n) beside the paper's row(s) ``paper``."""
-    return {"method": method, "column": column, **_cell(ours), "paper": paper.value.iloc[0] if len(paper) else None,
+def _compare_row(method: str, column: str, ours: pd.DataFrame, paper: pd.DataFrame, value: str = "overall",
+                 data: Union[str, None] = None) -> Dict[str, Any]:
+    """One cell of a paper table: ltkit's runs ``ours`` (their ``value``: mean, std, n; all on the
+    data labelled ``data``) beside the paper's row(s) ``paper``. ``mixed``: some run trained on more
+    than one machine or precision (:func:`trained_on_several`)."""
+    values = ours[value] if value in ours else pd.Series(dtype=float)
+    mixed = bool(ours["mixed_machines"].fillna(False).astype(bool).any()) if "mixed_machines" in ours else False
+    return {"method": method, "data": data, "column": column, **_cell(values), "mixed": mixed,
+            "paper": paper.value.iloc[0] if len(paper) else None,
             "source": paper.source.iloc[0] if len(paper) else "ltkit"}
 
 
@@ -347,10 +376,15 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     not shrunk with ``tiny``);
     Table 4's method names carry the LVIS version, e.g. "De-confound-TDE (v1.0)".
 
-    One row per (method, column): ``ours_mean``, ``ours_std`` (over seeds; None for n < 2),
-    ``n``, ``paper`` (None where the paper has no such row), ``diff`` = ours_mean - paper, and
-    ``source`` of the paper's row (proposed / paper / reimplemented / quoted; "ltkit" for a method
-    the paper does not report). Paper rows we have no runs for are kept with n = 0.
+    Tables 2 and 3 take only ``study="reproduction"`` runs (a gap analysis never enters them)
+    and never pool runs on different data: a method gets one row per ``data`` label of its runs
+    (``ltkit.data.fingerprint.label``; records without a data block are "data unknown").
+
+    One row per (method, data, column): ``ours_mean``, ``ours_std`` (over seeds; None for n < 2),
+    ``n``, ``mixed`` (some pooled run trained on several machines or precisions), ``paper`` (None
+    where the paper has no such row), ``diff`` = ours_mean - paper, and ``source`` of the paper's
+    row (proposed / paper / reimplemented / quoted; "ltkit" for a method the paper does not
+    report). Paper rows we have no runs for are kept with n = 0 and data None.
     """
     if table not in TABLE_COLUMNS:
         raise ValueError(f"table: unknown value {table!r}; choose one of: {', '.join(TABLE_COLUMNS)}")
@@ -360,21 +394,24 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     rows = []
     if table in ("table4", "table5"):
         return _compare_detection(ours, paper, table)
-    ours = ours[full_length(ours)] if len(ours) else ours
-    if table == "table2":
+    if len(ours):  # the paper's schedule, and runs meant to reproduce it (not a gap analysis)
+        ours = ours[full_length(ours) & ours.get("study", pd.Series("reproduction", index=ours.index))
+                    .fillna("reproduction").eq("reproduction")]
+    if table == "table2":  # columns: shot groups of the ImageNet-LT runs
         mine = ours[ours.get("dataset", pd.Series(dtype=str)) == "imagenet_lt"] if len(ours) else ours
-        keys = [(m, c) for m in dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
-                for c in TABLE_COLUMNS[table]]
-        for method, col in keys:
-            sel = mine[mine.method == method][col] if len(mine) else pd.Series(dtype=float)
-            rows.append(_compare_row(method, col, sel, paper[(paper.method == method) & (paper.metric == col)]))
-    else:
+        cells = [(col, col, None) for col in TABLE_COLUMNS[table]]  # (column, value shown, benchmark)
+    else:  # columns: benchmarks, overall accuracy
         mine = ours[ours.benchmark.isin(TABLE_COLUMNS[table])] if len(ours) else ours
-        methods = dict.fromkeys(list(paper.method) + list(mine.get("method", [])))
-        for method in methods:
-            for col in TABLE_COLUMNS[table]:
-                sel = mine[(mine.method == method) & (mine.benchmark == col)].overall if len(mine) else pd.Series(dtype=float)
-                rows.append(_compare_row(method, col, sel, paper[(paper.method == method) & (paper.benchmark == col)]))
+        cells = [(col, "overall", col) for col in TABLE_COLUMNS[table]]
+    for method in dict.fromkeys(list(paper.method) + list(mine.get("method", []))):
+        own = mine[mine.method == method] if len(mine) else mine
+        # one row per data the method's runs trained on: runs on different data are never pooled
+        for data in (list(dict.fromkeys(own.data)) if len(own) else [None]):
+            on_data = own[own.data == data] if len(own) else own
+            for col, value, bench in cells:
+                sel = on_data[on_data.benchmark == bench] if bench and len(on_data) else on_data
+                p = paper[(paper.method == method) & ((paper.benchmark == bench) if bench else (paper.metric == col))]
+                rows.append(_compare_row(method, col, sel, p, value=value, data=data))
     return _compare_frame(rows)
 
 
@@ -403,9 +440,9 @@ def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> p
     rows = []
     for method, bench in keys:
         for col in cols:
-            sel = ours[(ours.method == method) & (ours.benchmark == bench)][col] if len(ours) else pd.Series(dtype=float)
+            sel = ours[(ours.method == method) & (ours.benchmark == bench)] if len(ours) else ours
             p = paper[(paper.method == method) & (paper.benchmark == bench) & (paper.metric == col)]
-            rows.append(_compare_row(label(method, bench), col, sel, p))
+            rows.append(_compare_row(label(method, bench), col, sel, p, value=col))
     return _compare_frame(rows)
 
 
@@ -422,22 +459,54 @@ def _fmt_cell(r) -> str:
         ours = "-"
     else:
         ours = f"{r.ours_mean:.1f}" + (f" ± {r.ours_std:.1f}" if r.ours_std is not None and not pd.isna(r.ours_std) else "") + f" (n={r.n})"
+        if getattr(r, "mixed", False) is True:
+            ours += "†"
     paper = "-" if r.paper is None or pd.isna(r.paper) else f"{r.paper:.1f}"
     mark = {"quoted": "^q", "reimplemented": "^r"}.get(r.source, "")
     diff = "" if r.diff is None or pd.isna(r.diff) else f" [{r.diff:+.1f}]"
     return f"{ours} / {paper}{mark}{diff}"
 
 
+def table_data(cmp: pd.DataFrame) -> List[str]:
+    """The data labels of the measured cells of a ``compare_table``, in order of appearance."""
+    if "data" not in cmp:
+        return []
+    return [d for d in dict.fromkeys(cmp[cmp.n > 0].data) if d is not None and not pd.isna(d)]
+
+
+def _table_rows(cmp: pd.DataFrame):
+    """(row label, cells) per (method, data) of a ``compare_table``: the label names the data
+    where the table holds runs on more than one."""
+    several = len(table_data(cmp)) > 1
+    keys = ["method", "data"] if "data" in cmp else ["method"]
+    for key, g in cmp.groupby(keys, sort=False, dropna=False):
+        method, data = (key[0], key[1]) if len(keys) == 2 else (key[0] if isinstance(key, tuple) else key, None)
+        shown = data is not None and not pd.isna(data) and several
+        yield (f"{method} ({data})" if shown else method), g
+
+
+def _table_notes(cmp: pd.DataFrame) -> List[str]:
+    datas = table_data(cmp)
+    notes = []
+    if len(datas) == 1:
+        notes.append(f"Data: {datas[0]}.")
+    if "mixed" in cmp and cmp.mixed.fillna(False).astype(bool).any():
+        notes.append("†: some of the cell's runs trained on more than one machine or precision (history.csv).")
+    return notes
+
+
 def table_markdown(cmp: pd.DataFrame, title: str = "") -> str:
-    """Render ``compare_table`` as markdown: each cell 'ours mean ± std (n) / paper [diff]'."""
+    """Render ``compare_table`` as markdown: each cell 'ours mean ± std (n) / paper [diff]'; rows
+    name their data where the table holds more than one."""
     cols = list(dict.fromkeys(cmp.column))
     lines = [f"**{title}**", ""] if title else []
     lines += ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for method, g in cmp.groupby("method", sort=False):
+    for label, g in _table_rows(cmp):
         cells = {r.column: _fmt_cell(r) for r in g.itertuples()}
-        lines.append(f"| {method} | " + " | ".join(cells[c] for c in cols) + " |")
-    lines += ["", "Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
-              "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."]
+        lines.append(f"| {label} | " + " | ".join(cells[c] for c in cols) + " |")
+    lines += ["", " ".join(["Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
+                            "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."]
+                           + _table_notes(cmp))]
     return "\n".join(lines)
 
 
@@ -450,11 +519,12 @@ def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
 
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
              "Method & " + " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
-    for method, g in cmp.groupby("method", sort=False):
+    for label, g in _table_rows(cmp):
         cells = {r.column: esc(_fmt_cell(r)).replace("±", r"$\pm$").replace("^q", r"$^q$").replace("^r", r"$^r$")
-                 for r in g.itertuples()}
-        lines.append(esc(method) + " & " + " & ".join(cells[c] for c in cols) + r" \\")
+                 .replace("†", r"$^\dagger$") for r in g.itertuples()}
+        lines.append(esc(label) + " & " + " & ".join(cells[c] for c in cols) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    caption = " ".join([caption] + _table_notes(cmp)).strip()
     if caption:
         lines.append(r"\caption{" + esc(caption) + "}")
     lines.append(r"\end{table}")
@@ -462,13 +532,31 @@ def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
 
 
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every (benchmark, method) of ``load_runs`` output: many / medium / few / overall as mean,
-    std over runs (seeds) and n."""
+    """Every (benchmark, data, study, method) of ``load_runs`` output: many / medium / few /
+    overall as mean, std over runs (seeds) and n. Runs on different data or for another study
+    (reproduction / analysis) are never pooled."""
     if "task" in runs:
         runs = runs[runs.task != "detection"]
     if runs.empty:
-        return pd.DataFrame(columns=["benchmark", "method", "n"])
-    return _mean_std(_named(runs), ["benchmark", "method"], ("many", "medium", "few", "overall"))
+        return pd.DataFrame(columns=["benchmark", "data", "study", "method", "n"])
+    df = _named(runs)
+    for key, default in (("data", NO_DATA_BLOCK), ("study", "reproduction")):
+        df[key] = df[key].fillna(default) if key in df else default
+    return _mean_std(df, ["benchmark", "data", "study", "method"], ("many", "medium", "few", "overall"))
+
+
+def shown_method(df: pd.DataFrame) -> pd.Series:
+    """A plot legend's name for each row of a ``summary_table`` or named ``load_runs`` frame: the
+    method, with its data and ``analysis`` added where its benchmark holds runs of more than one
+    data or study (so two data never share a bar or a curve)."""
+    if df.empty:
+        return pd.Series(dtype=str)
+    data = df["data"].fillna(NO_DATA_BLOCK) if "data" in df else pd.Series(NO_DATA_BLOCK, index=df.index)
+    study = df["study"].fillna("reproduction") if "study" in df else pd.Series("reproduction", index=df.index)
+    kinds = (data + "|" + study).groupby(df["benchmark"]).transform("nunique")
+    extra = [f" ({d}{', analysis' if s == 'analysis' else ''})" if k > 1 else ""
+             for d, s, k in zip(data, study, kinds)]
+    return df["method"].astype(str) + pd.Series(extra, index=df.index)
 
 
 def detection_summary_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -499,8 +587,9 @@ def detection_summary_markdown(summary: pd.DataFrame, columns=("AP", "AP50", "AP
 def summary_table_markdown(summary: pd.DataFrame) -> str:
     """Render ``summary_table`` as markdown: each cell mean ± std over runs."""
     f = _mean_pm_std
-    lines = ["| benchmark | method | n | many | medium | few | overall |", "|---|---|---|---|---|---|---|"]
+    lines = ["| benchmark | data | study | method | n | many | medium | few | overall |", "|---" * 9 + "|"]
     for r in summary.to_dict("records"):
         cells = [f(r[c], r[f"{c}_std"]) for c in ("many", "medium", "few", "overall")]
-        lines.append(f"| {r['benchmark']} | {r['method']} | {r['n']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['benchmark']} | {r['data']} | {r['study']} | {r['method']} | {r['n']} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)

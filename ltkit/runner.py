@@ -28,18 +28,52 @@ from .utils import precision, resolve_device, seed_everything
 VAL_SWEEP_CSV = "alpha_sweep_val.csv"
 
 
+def _describe(diff: Dict[str, tuple]) -> str:
+    return ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+
+
 def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
+    """Refuse, before anything is written, a config that would overwrite another run in ``run_dir``:
+    one whose checkpoint, or whose complete record without a checkpoint (a committed record),
+    trained with other parameters. A complete record without its checkpoint cannot be re-evaluated
+    either (another alpha): that needs the trained model."""
     found = load_checkpoint(run_dir / CHECKPOINT)  # CheckpointError when none loads
     if found is None:
-        return
+        if not is_complete(run_dir):
+            return  # nothing, or a run stopped before its first checkpoint: nothing to lose
+        saved = read_run(run_dir).get("params", {})
+        diff = cfg.training_differences(saved)
+        if diff:
+            raise ValueError(
+                f"output_dir: {run_dir} holds the complete record of a run with other training parameters "
+                f"({_describe(diff)}); nothing was written. Use another output_dir for this run")
+        other = cfg.differences(saved, ignore=cfg.execution_fields())
+        raise ValueError(
+            f"output_dir: {run_dir} holds a complete record without its checkpoint, and this config differs in "
+            f"evaluation settings ({_describe(other)}); nothing was written. Re-evaluating needs the trained model: "
+            f"put the run's {CHECKPOINT} (on the machine that trained it; records are committed without it) "
+            f"into {run_dir}, or sweep the setting without a model with ltkit.posthoc (notebooks/posthoc.ipynb) "
+            f"on the run's outputs.npz")
     saved = found[0].get("config", {})
     diff = cfg.training_differences(saved)
     if diff:
-        lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
         raise ValueError(
-            f"output_dir: {run_dir} holds a run with other training parameters ({lines}); "
+            f"output_dir: {run_dir} holds a run with other training parameters ({_describe(diff)}); "
             "use another output_dir, or delete that folder to start over"
         )
+
+
+def _check_same_data(run_dir: Path, block: Dict[str, Any]) -> None:
+    """A run resumes only on the data it started on (its record's ``data`` fingerprint)."""
+    try:
+        before = read_run(run_dir).get("data") or {}
+    except (FileNotFoundError, ValueError):
+        return
+    if before.get("fingerprint") and block and before["fingerprint"] != block.get("fingerprint"):
+        raise ValueError(
+            f"data_root: {run_dir} started on other data ({before.get('content')}, {before['fingerprint']} from "
+            f"{before.get('root')}) than {block.get('root')} holds ({block.get('content')}, {block.get('fingerprint')}); "
+            "point data_root at the data it started on, or use another output_dir")
 
 
 def accuracy_on_test(model, data, device: torch.device, cfg: RunConfig) -> Dict[str, float]:
@@ -110,6 +144,8 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
     if is_complete(run_dir) and cfg.matches(read_run(run_dir).get("params", {})):
         log(f"{run_dir}: complete already, nothing to do")
         return run_dir
+    if is_complete(run_dir) and not (run_dir / CHECKPOINT).exists():
+        _check_resumable(cfg, run_dir)  # a committed record: refused before even the lock file is made
     if distributed.under_torchrun() and int(os.environ.get("RANK", "0")) != 0:
         return _run(cfg, run_dir, log)  # rank 0 (or the process that started torchrun) holds the lock
     with runfolder.hold(run_dir):  # RunFolderLocked when another process trains or evaluates there
@@ -130,6 +166,7 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     main = distributed.is_main()
     seed_everything(cfg.seed)
     data = load_dataset(cfg)
+    _check_same_data(run_dir, data.info.get("data"))
     model = build_model(cfg, data.num_classes)
     if cfg.init_from:
         load_stage1(model, cfg.init_from)
@@ -143,12 +180,15 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
         **({"precision_note": f"fp32: {why}"} if cfg.amp and used == "fp32" else {}),
         "process": {"host": socket.gethostname(), "pid": os.getpid()},
         "train_counts": data.train_counts.tolist(),
+        "data": data.info.get("data"),  # which data, by content (ltkit.data.fingerprint)
     }
     if main:
         write_run_json(run_dir, record)
     log = log if main else (lambda *_: None)
     log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
         f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}")
+    if record["data"]:
+        log(f"data: {record['data']['content']} ({record['data']['fingerprint'][:19]}...) from {record['data']['root']}")
 
     def epoch_metrics(epoch):  # saved in the epoch's own checkpoint: a stop never leaves a gap
         if cfg.test_every and (epoch % cfg.test_every == 0 or epoch == cfg.epochs):

@@ -38,6 +38,7 @@ from .models.classifiers import LWSClassifier
 from .models.ghost_bn import use_ghost_batch_norm
 from .tde import MovingAverageFeature, mu_from_lr
 from .runfolder import load_checkpoint, save_checkpoint
+from .records import cpu
 from .utils import channels_last, precision
 
 CHECKPOINT = "checkpoint.pt"
@@ -258,6 +259,8 @@ def train(
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
     eager_step = _make_step(cfg, model, forward, optimizer, criterion, device)
     used_precision = precision(cfg.amp, device)[0]
+    # per epoch, so that a run resumed on another machine shows it in history.csv
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu()["model"]
     # compiled, the step holds the lr as a constant: a new lr recompiles it (once an epoch at most
     # here). A per-step warm-up changes the lr every step, so its epochs run the step uncompiled.
     step_fn = torch.compile(eager_step) if cfg.compile else eager_step
@@ -304,6 +307,7 @@ def train(
             "epoch": epoch, "lr": lr, "mu": mu,
             "loss": loss_sum.item() / seen, "train_acc": 100.0 * correct.item() / seen,
             "images_per_s": seen / elapsed, "time_s": elapsed, "precision": used_precision,
+            "device_name": device_name,
         }
         if not math.isfinite(row["loss"]):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {row['loss']}); lower lr")

@@ -171,7 +171,7 @@ def test_cli_has_a_flag_for_every_field():
              "backbone": "resnet50", "activation": "silu", "sampler": "class_balanced", "schedule": "cosine", "warmup": "step", "mu_schedule": "lr_scaled",
              "jpeg_decode": "workers", "device": "cpu", "data_root": "d", "init_from": "x", "output_dir": "o",
              "alpha": "0.25", "milestones": "3,7", "num_head": "4", "lr_factor": "0.1", "momentum": "0.5", "mu": "0.5",
-             "cb_beta": "0.99"}
+             "cb_beta": "0.99", "study": "analysis"}
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
         assert flag in flags[f.name], f.name

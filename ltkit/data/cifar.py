@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .base import CIFAR_MEAN, CIFAR_STD, LTData, TensorImages
+from .fingerprint import data_block, fingerprint
 from .profiles import long_tail_counts, lt_subset_indices
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
@@ -134,4 +135,8 @@ def load_cifar_lt(root: Union[str, os.PathLike], num_classes: int = 10, imb_rati
         "test_counts": [int(c) for c in np.bincount(test_y, minlength=num_classes)],
     }
     name = "cifar10_lt" if num_classes == 10 else "cifar100_lt"
+    # what was decoded, in file order: the same pixels give the same fingerprint whatever files held them
+    fp = fingerprint([("train_images", train_x), ("train_labels", train_y),
+                      ("test_images", test_x), ("test_labels", test_y)])
+    info["data"] = data_block(name, str(root_p), fp, counts, idx)
     return LTData(name=name, train=train, test=test, num_classes=num_classes, info=info)

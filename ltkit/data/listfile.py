@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from .base import IMAGENET_MEAN, IMAGENET_STD, LTData
+from .fingerprint import data_block, lines_fingerprint
 
 PathLike = Union[str, os.PathLike]
 
@@ -266,4 +267,9 @@ def load_list_lt(name: str, root: PathLike, split_dir: Optional[PathLike] = None
         "train_size": len(train),
         "test_size": len(test),
     }
+    # the images are not hashed (a million JPEGs): the lists name the data, in their order
+    # (every published list that is there, whichever splits this run loads)
+    fp = lines_fingerprint((split, Path(files[split]).read_text().splitlines())
+                           for split in ("train", "val", "test") if Path(files[split]).is_file())
+    info["data"] = data_block(name, str(root), fp, info["train_counts"], None)
     return LTData(name=name, train=train, test=test, num_classes=num_classes, info=info, val=splits.get("val"))
