@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ltkit.batch import expand, load_recipe, main, parse_devices, run_batch
-from ltkit.config import RunConfig
+from ltkit.config import DEFAULT_DATA_ROOTS, RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "notebooks" / "recipes"
@@ -74,7 +74,7 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
                                           ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
                                           ("gap_cifar10_lt_fp32.yaml", 1), ("gap_cifar10_lt_best_epoch.yaml", 1),
                                           ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1),
-                                          ("table3_cifar10_lt_lossless.yaml", 9)])
+                                          ("table3_cifar10_lt_jpeg.yaml", 9)])
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -109,15 +109,23 @@ def test_table3_cifar10_runs_the_three_r100_seeds_first():
         assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-causal_norm-s{s.config.seed}"
 
 
-def test_table3_on_the_lossless_release_is_table3_with_its_data_and_folder_changed():
-    jpeg = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
-    lossless = expand(load_recipe(RECIPES / "table3_cifar10_lt_lossless.yaml"))
-    assert [s.name for s in lossless] == [s.name for s in jpeg]  # same runs, same order
-    for a, b in zip(lossless, jpeg):
+def test_table3_recipe_trains_on_the_release_at_the_default_root_and_skips_kept_runs():
+    recipe = load_recipe(RECIPES / "table3_cifar10_lt.yaml")
+    assert recipe.kept == "results/reproductions/cifar10_lt"
+    for s in expand(recipe):
+        assert s.config.data_root == DEFAULT_DATA_ROOTS["cifar10_lt"] and s.config.study == "reproduction"
+        assert s.kept_dir == f"results/reproductions/cifar10_lt/{s.name}"
+
+
+def test_table3_on_the_jpeg_copy_is_table3_with_its_data_and_folders_changed():
+    release = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+    jpeg = expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
+    assert [s.name for s in jpeg] == [s.name for s in release]  # same runs, same order
+    for a, b in zip(jpeg, release):
         x, y = a.config.to_dict(), b.config.to_dict()
-        assert {k: x[k] for k in x if x[k] != y[k]} == {"data_root": "data/cifar10-lossless",
-                                                       "output_dir": a.output_dir}
-        assert a.output_dir == f"results/runs/table3_cifar10_lt_lossless/{a.name}"
+        assert {k: x[k] for k in x if x[k] != y[k]} == {"data_root": "data/cifar10-jpeg", "output_dir": a.output_dir}
+        assert a.output_dir == f"results/runs/table3_cifar10_lt_jpeg/{a.name}"
+        assert a.kept_dir == f"results/analysis/cifar10_lt_jpeg/{a.name}"
 
 
 @pytest.mark.parametrize("recipe, differs", [("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
@@ -126,13 +134,14 @@ def test_table3_on_the_lossless_release_is_table3_with_its_data_and_folder_chang
                                               ("gap_cifar10_lt_bn_batch.yaml", {"bn_batch": 64}),
                                               ("gap_cifar10_lt_lossless.yaml", {"data_root": "data/cifar10-lossless-paired"})])
 def test_gap_recipes_change_one_thing_of_the_table3_r100_seed0_run(recipe, differs):
-    """A gap-analysis run is Table 3's r100 seed-0 run with one setting changed, and no more."""
+    """A gap-analysis run is the JPEG-copy Table 3's r100 seed-0 run with one setting changed, and no
+    more, and says it is an analysis (no paper table takes it)."""
     (gap,) = expand(load_recipe(RECIPES / recipe))
-    table3 = next(s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+    table3 = next(s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
                   if (s.config.imb_ratio, s.config.seed) == (100.0, 0))
     a, b = gap.config.to_dict(), table3.config.to_dict()
     changed = {k: a[k] for k in a if a[k] != b[k] and k != "output_dir"}
-    assert changed == differs
+    assert changed == {**differs, "study": "analysis"}
     assert gap.output_dir.startswith("results/runs/gap_cifar10_lt/")
 
 
