@@ -37,6 +37,9 @@ VAL_DATASETS = ("synthetic_lt", "imagenet_lt", "places_lt")
 #: what a run is for: "reproduction" runs fill the paper's tables; "analysis" runs (a gap study,
 #: a one-setting-changed comparison) never do (ltkit.results.compare_table)
 STUDIES = ("reproduction", "analysis")
+#: the dtype of the weights and the training arithmetic: float64 is for reference runs whose
+#: numbers must hold on every CPU to 1e-9 (tests/test_golden.py), not for real training
+DTYPES = ("float32", "float64")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
 DEFAULT_DATA_ROOTS = {
@@ -130,6 +133,9 @@ class RunConfig(Schema):
     device: str = "auto"
     gpus: int = 1  # > 1: train on that many processes under torchrun (DDP); the batch size stays global
     amp: bool = True  # bf16 autocast of the backbone where the device has bf16 (CUDA; CPU: avx512_bf16 / AMX)
+    # "float64": weights, activations and features in double precision (needs amp=False): runs
+    # whose numbers agree across CPUs to rounding, for reference tests; "float32" for everything else
+    dtype: str = "float32"
     compile: bool = False
     num_workers: int = 4
     jpeg_decode: str = "auto"  # list-file datasets: "workers" (PIL in DataLoader workers), "device", "auto"
@@ -200,6 +206,9 @@ class RunConfig(Schema):
         choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
         choice("pipeline", self.pipeline, PIPELINES)
         choice("study", self.study, STUDIES)
+        choice("dtype", self.dtype, DTYPES)
+        check("dtype", self.dtype == "float32" or not self.amp,
+              "'float64' trains without autocast; set amp=False with it", self.dtype)
         check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
                f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
                f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",

@@ -27,7 +27,8 @@ GROUPS = ("many", "medium", "few")
 @torch.no_grad()
 def extract_features(model, split, device: torch.device, *, batch_size: int = 1024, num_workers: int = 0,
                      amp: bool = True, progress: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Backbone features (N, D) float32 and labels (N,) of a whole split, in order, on the CPU."""
+    """Backbone features (N, D) float32 (float64 for a float64 model) and labels (N,) of a whole
+    split, in order, on the CPU."""
     from tqdm.auto import tqdm
 
     model.eval()
@@ -42,13 +43,16 @@ def extract_features(model, split, device: torch.device, *, batch_size: int = 10
         batches = torch.utils.data.DataLoader(split, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                                               pin_memory=device.type == "cuda")
         total = len(batches)
+    float64 = next(model.parameters()).dtype == torch.float64  # a dtype="float64" run
     for x, y in tqdm(batches, total=total, disable=not progress, leave=False, desc="evaluate"):
         x = x.to(device, non_blocking=True)
+        if float64:
+            x = x.double()
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast:
             f = model.backbone(x)
-        feats.append(f.float())
+        feats.append(f if float64 else f.float())
         labels.append(y)
     return torch.cat(feats).cpu(), torch.cat(labels).long().cpu()
 

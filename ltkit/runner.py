@@ -108,7 +108,7 @@ def train_class_means(model, data, device, cfg: RunConfig) -> torch.Tensor:
         split.transform = imagenet_test_transform()
     feats, labels = extract_features(model, split, device, batch_size=cfg.eval_batch_size,
                                      num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
-    sums = torch.zeros(data.num_classes, feats.shape[1]).index_add_(0, labels, feats)
+    sums = torch.zeros(data.num_classes, feats.shape[1], dtype=feats.dtype).index_add_(0, labels, feats)
     return sums / torch.bincount(labels, minlength=data.num_classes).clamp_min(1)[:, None]
 
 
@@ -171,6 +171,7 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     if cfg.init_from:
         load_stage1(model, cfg.init_from)
     used, why = precision(cfg.amp, device)
+    used = "fp64" if cfg.dtype == "float64" else used
     record: Dict[str, Any] = {
         "status": "running",
         "run_name": cfg.run_name,

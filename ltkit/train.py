@@ -109,7 +109,8 @@ def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
         cfg.classifier, backbone.out_features, num_classes,
         num_head=cfg.num_head, tau=cfg.tau, gamma=cfg.gamma, tau_norm_p=cfg.tau_norm_p,
     )
-    return LTModel(backbone, classifier, cfg.mu)
+    model = LTModel(backbone, classifier, cfg.mu)
+    return model.to(torch.float64) if cfg.dtype == "float64" else model
 
 
 def load_stage1(model: LTModel, path: str) -> None:
@@ -258,7 +259,7 @@ def train(
     images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
     eager_step = _make_step(cfg, model, forward, optimizer, criterion, device)
-    used_precision = precision(cfg.amp, device)[0]
+    used_precision = "fp64" if cfg.dtype == "float64" else precision(cfg.amp, device)[0]
     # per epoch, so that a run resumed on another machine shows it in history.csv
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu()["model"]
     # compiled, the step holds the lr as a constant: a new lr recompiles it (once an epoch at most
@@ -357,6 +358,8 @@ def _make_step(cfg: RunConfig, model: LTModel, forward: nn.Module, optimizer, cr
     bf16 = precision(cfg.amp, device)[0] == "bf16"
 
     def step(x: torch.Tensor, y: torch.Tensor):
+        if cfg.dtype == "float64":  # the batch comes as float32 (the same values, exactly)
+            x = x.double()
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
