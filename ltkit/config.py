@@ -388,7 +388,8 @@ class LVISRunConfig(Schema):
 
     config: str = field(default="lvis_v1/htc_without_semantic_r101_fpn_20e_tde", metadata={
         "help": "a shipped config (python -m ltkit.detection configs lists them) or a config file"})
-    work_dir: str = field(default="", metadata={"help": "the run folder; '' = results/runs/lvis/<config name>"})
+    work_dir: str = field(default="", metadata={
+        "help": "the run folder; '' = results/runs/lvis/<config_name> (the LVIS version and the config)"})
     data_root: str = field(default="", metadata={"help": "'' = data/LVIS/ (or $LTKIT_LVIS_ROOT); see data/README.md"})
     gpus: int = field(default=1, metadata={"help": "> 1 runs under torchrun (DDP training, multi-GPU testing)"})
     alpha: Optional[float] = field(default=None, metadata={
@@ -412,7 +413,10 @@ class LVISRunConfig(Schema):
 
     @property
     def resolved_work_dir(self) -> str:
-        return self.work_dir or str(Path("results/runs/lvis") / Path(self.config).stem)
+        if self.work_dir:
+            return self.work_dir
+        own_file = Path(self.config).suffix == ".py" and Path(self.config).is_file()
+        return str(Path("results/runs/lvis") / (Path(self.config).stem if own_file else self.config_name))
 
     def name_values(self) -> Dict[str, Any]:
         return {**self.to_dict(), "config_name": self.config_name}

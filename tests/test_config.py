@@ -252,7 +252,10 @@ def test_lvis_schema_from_a_notebook_namespace():
     assert LVISRunConfig(cfg_options=["optimizer.lr=0.01", "a.b=true", "name=x"]).cfg_options == {
         "optimizer.lr": 0.01, "a.b": True, "name": "x"}
     assert cfg.config_name == "lvis_v1-htc_without_semantic_r101_fpn_20e_tde"
-    assert LVISRunConfig().resolved_work_dir == "results/runs/lvis/htc_without_semantic_r101_fpn_20e_tde"
+    assert LVISRunConfig().resolved_work_dir == "results/runs/lvis/lvis_v1-htc_without_semantic_r101_fpn_20e_tde"
+    # the same config name under two LVIS versions gets two folders
+    assert LVISRunConfig(config="lvis_v05/htc_without_semantic_r101_fpn_20e_tde").resolved_work_dir == \
+        "results/runs/lvis/lvis_v05-htc_without_semantic_r101_fpn_20e_tde"
 
 
 def test_lvis_command_line_round_trips_through_the_cli_flags():
@@ -316,3 +319,21 @@ def test_num_workers_defines_a_torchvision_pipeline_run():
     assert "num_workers" not in batched.training_dict() and not batched.training_differences({**batched.to_dict(), "num_workers": 2})
     # a batched run's checkpoint holds no num_workers: switching it to torchvision differs in the pipeline only
     assert set(tv.replace(num_workers=0).training_differences(batched.training_dict())) == {"pipeline"}
+
+
+def test_the_detection_cli_lists_configs_without_mmdet():
+    """`python -m ltkit.detection configs` and `--help` need none of mmdet; `run` says how to install it."""
+    import subprocess
+    import sys
+
+    block = "import sys; sys.modules['mmdet'] = sys.modules['mmcv'] = None; from ltkit.detection.__main__ import main; "
+    listed = subprocess.run([sys.executable, "-c", block + "sys.exit(main(['configs']))"], capture_output=True,
+                            text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "lvis_v1/htc_without_semantic_r101_fpn_20e_tde" in listed.stdout.split()
+    ran = subprocess.run([sys.executable, "-c", block + "sys.exit(main(['run', 'lvis_v1/mask_rcnn_r50_fpn_1x_tde', 'w']))"],
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 2 and "make install-lvis" in ran.stderr, ran.stderr
+    name = subprocess.run([sys.executable, "-c", block.split(" from ltkit")[0] + " import ltkit.detection as d; d.TDEClassifier"],
+                          capture_output=True, text=True, timeout=120)
+    assert name.returncode != 0 and "make install-lvis" in name.stderr

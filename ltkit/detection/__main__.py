@@ -45,6 +45,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from . import _MISSING
+
+    if _MISSING:
+        print(f"error: {_MISSING}", file=sys.stderr)
+        return 2
     from .run import run
 
     rec = run(cfg)
