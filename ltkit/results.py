@@ -246,7 +246,8 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
 DETECTION_COLUMNS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "APbbox")
 #: the paper's detector for Tables 4 and 5 (HTC without semantic, R101-FPN; docs/method.md 2.5)
 PAPER_DETECTOR = "htc_without_semantic_r101_fpn_20e"
-PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "results" / "paper" / "numbers.csv"
+#: the paper's numbers, package data (ltkit/paper/README.md says what each column means)
+PAPER_NUMBERS = Path(__file__).resolve().parent / "paper" / "numbers.csv"
 
 #: benchmark columns of each paper table, in the paper's order
 TABLE_COLUMNS = {
@@ -259,12 +260,12 @@ TABLE_COLUMNS = {
 
 
 def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
-    """The paper's reported numbers (``results/paper/numbers.csv``): table, benchmark, method,
+    """The paper's reported numbers (``ltkit/paper/numbers.csv``): table, benchmark, method,
     source (proposed / paper / reimplemented / quoted), metric, value."""
     p = Path(path) if path is not None else PAPER_NUMBERS
     if not p.is_file():
-        raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship in the ltkit repository under "
-                                "results/paper/numbers.csv (pass path= to read another copy)")
+        raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship inside the package as "
+                                "ltkit/paper/numbers.csv (reinstall ltkit, or pass path= to read another copy)")
     return pd.read_csv(p)
 
 
