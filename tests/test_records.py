@@ -198,6 +198,8 @@ def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp
     kept = json.loads((dest / "train_classification.ipynb").read_text())
     data = kept["cells"][0]["outputs"][0]["data"]
     assert "image/png" not in data and "left out" in data["text/plain"][0]
+    with pytest.raises(SystemExit, match="holds a record already"):  # never over a kept record
+        tool.keep(run, tmp_path / "kept")
     for status, dirty in (("running", False), ("complete", True), ("complete", None)):
         (run / "run.json").write_text(json.dumps({**rec, "status": status, "environment": {"git_commit": "a" * 40, "git_dirty": dirty}}))
         with pytest.raises(SystemExit, match="only"):

@@ -7,7 +7,8 @@ beside large git-ignored files (``checkpoint*.pt``, ``outputs.npz``). This copie
 and the notebook with its image outputs replaced by a one-line note (the figures are redrawn by
 ``figures.ipynb`` from the records), into ``DEST/<run folder name>/``. It refuses a run that is
 not complete, or whose record says it was trained from a dirty checkout or an unknown commit:
-every committed number must name the clean commit that made it.
+every committed number must name the clean commit that made it; and it never writes over a
+record that is there already.
 
     python tools/keep_run.py /work/train/results/runs/table3_cifar10_lt/cifar10_lt-r50-causal_norm-s1 \\
         results/reproductions/cifar10_lt
@@ -52,6 +53,8 @@ def keep(run_dir: Path, dest_root: Path) -> Path:
         raise SystemExit(f"{run_dir}: trained from commit {env.get('git_commit')!r} with dirty={env.get('git_dirty')!r}; "
                          "only runs from a clean commit are kept")
     dest = dest_root / run_dir.name
+    if (dest / "run.json").exists():  # a committed record is never overwritten
+        raise SystemExit(f"{dest} holds a record already; nothing copied (remove it first if it is to be replaced)")
     dest.mkdir(parents=True, exist_ok=True)
     for name in RECORDS:
         if (run_dir / name).is_file():
