@@ -70,7 +70,7 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
 
 
 # ---------------------------------------------------------------------------- shipped recipes
-@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 9),
+@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 12),
                                           ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
                                           ("gap_cifar10_lt_fp32.yaml", 1), ("gap_cifar10_lt_best_epoch.yaml", 1),
                                           ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1),
@@ -98,15 +98,16 @@ def test_table3_grid():
         assert s.output_dir.startswith("results/runs/table3/")
 
 
-def test_table3_cifar10_runs_the_three_r100_seeds_first():
+def test_table3_cifar10_runs_the_three_r100_seeds_first_and_the_baseline_last():
     specs = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
-    order = [(s.config.imb_ratio, s.config.seed) for s in specs]
-    assert order == [(r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)]
+    order = [(s.config.classifier, s.config.imb_ratio, s.config.seed) for s in specs]
+    assert order == [("causal_norm", r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)] + \
+        [("linear", 100.0, k) for k in (0, 1, 2)]
     for s in specs:
-        assert (s.config.dataset, s.config.classifier, s.config.compile, s.config.amp) == (
-            "cifar10_lt", "causal_norm", True, True)
-        assert s.config.epochs == 200 and s.config.alpha == 1.0
-        assert s.output_dir == f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-causal_norm-s{s.config.seed}"
+        assert (s.config.dataset, s.config.compile, s.config.amp, s.config.epochs) == ("cifar10_lt", True, True, 200)
+        assert s.parameters["preset"] == {"causal_norm": "cifar10_lt_tde", "linear": "cifar10_lt_baseline"}[s.config.classifier]
+        assert s.output_dir == (f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-"
+                                f"{s.config.classifier}-s{s.config.seed}")
 
 
 def test_table3_recipe_trains_on_the_release_at_the_default_root_and_skips_kept_runs():
@@ -118,7 +119,7 @@ def test_table3_recipe_trains_on_the_release_at_the_default_root_and_skips_kept_
 
 
 def test_table3_on_the_jpeg_copy_is_table3_with_its_data_and_folders_changed():
-    release = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
+    release = [s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml")) if s.config.classifier == "causal_norm"]
     jpeg = expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
     assert [s.name for s in jpeg] == [s.name for s in release]  # same runs, same order
     for a, b in zip(jpeg, release):
