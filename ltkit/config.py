@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Dict, FrozenSet, Optional, Tuple, Union
 
+from .data.datasets import DATASETS as _DATASETS
+from .data.datasets import names as _dataset_names
 from .schema import Schema, check, choice
 
-DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt", "imagenet_lt", "places_lt")
 SCHEDULES = ("warmup_multistep", "cosine")
 #: how warmup_multistep's warm-up sets the lr: "epoch" = one value an epoch (the authors', from lr/3
 #: up); "step" = a linear ramp over the warm-up's training steps, from lr / (its steps) up to lr
@@ -29,11 +30,11 @@ JPEG_DECODES = ("auto", "workers", "device")
 #: normalize in tensor ops on the device; "torchvision" = the authors' pipeline (DataLoader workers,
 #: PIL images, torchvision transforms per image), kept for A/B comparisons
 PIPELINES = ("batched", "torchvision")
-IN_MEMORY_DATASETS = ("synthetic_lt", "cifar10_lt", "cifar100_lt")
+IN_MEMORY_DATASETS = _dataset_names(in_memory=True)
 #: datasets with a labelled validation split apart from the test split (``alpha="val"``):
 #: the synthetic one (500 a class), ImageNet-LT and Places-LT (20 a class, the published lists).
 #: CIFAR-LT has none: the authors evaluate on the test set and call it "val" (docs/method.md 1.9)
-VAL_DATASETS = ("synthetic_lt", "imagenet_lt", "places_lt")
+VAL_DATASETS = _dataset_names(has_val=True)
 #: what a run is for: "reproduction" runs fill the paper's tables; "analysis" runs (a gap study,
 #: a one-setting-changed comparison) never do (ltkit.results.compare_table)
 STUDIES = ("reproduction", "analysis")
@@ -42,13 +43,7 @@ STUDIES = ("reproduction", "analysis")
 DTYPES = ("float32", "float64")
 
 #: where each dataset is looked for when ``data_root`` is empty (relative to the cwd)
-DEFAULT_DATA_ROOTS = {
-    "synthetic_lt": "",
-    "cifar10_lt": "data/cifar10",
-    "cifar100_lt": "data/cifar100",
-    "imagenet_lt": "data/ImageNet_LT",
-    "places_lt": "data/Places_LT",
-}
+DEFAULT_DATA_ROOTS = {name: d.default_root for name, d in _DATASETS.items()}
 
 #: fields that say where and how a run executes, not what it computes: a complete run's
 #: record is reused whatever their values (num_workers only under the batched pipeline:
@@ -192,7 +187,7 @@ class RunConfig(Schema):
         from .losses import LOSSES, NEEDS_NORMALIZED_LOGITS, REBALANCING_LOSSES
         from .models import ACTIVATIONS, BACKBONES, CLASSIFIERS, backbone_out_features
 
-        choice("dataset", self.dataset, DATASETS)
+        choice("dataset", self.dataset, tuple(_DATASETS))
         choice("backbone", self.backbone, BACKBONES.names())
         choice("activation", self.activation, sorted(ACTIVATIONS))
         choice("classifier", self.classifier, CLASSIFIERS.names())

@@ -4,7 +4,7 @@ A test pass extracts features once; every evaluation (plain, TDE, tau-norm, ...)
 few matrix products on those features (``Classifier.evaluation_logits``).
 
 Shot groups come from the *training* class counts (docs/method.md 1.9): many n > 100, few n < 20,
-medium otherwise. A group's score is the unweighted mean of its classes' accuracies, over the
+medium otherwise (``ltkit.data.profiles.MANY_SHOT`` / ``FEW_SHOT``). A group's score is the unweighted mean of its classes' accuracies, over the
 classes present in the test labels. Unlike the authors' code (which prints 0), a group with no
 class is reported as ``None`` (null in JSON): CIFAR-10-LT has no few-shot class.
 """
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .data import normalize_batch, shot_groups
+from .data.profiles import FEW_SHOT, MANY_SHOT
 from .data.base import TensorImages
 from .tde import suggest_alpha
 from .utils import autocast as bf16_autocast, channels_last
@@ -66,14 +67,14 @@ def per_class_accuracy(preds: np.ndarray, labels: np.ndarray, num_classes: int) 
         return np.where(total > 0, 100.0 * hit / total, np.nan)
 
 
-def shot_accuracy(preds, labels, train_counts, *, many: int = 100, few: int = 20) -> Dict[str, Optional[float]]:
+def shot_accuracy(preds, labels, train_counts, *, many: int = MANY_SHOT, few: int = FEW_SHOT) -> Dict[str, Optional[float]]:
     """{"overall": micro top-1 %, "many" / "medium" / "few": mean per-class % or None}."""
     m = shot_accuracy_many(np.asarray(preds)[None], labels, train_counts, many=many, few=few)
     return {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in m.items()}
 
 
-def shot_accuracy_many(preds: np.ndarray, labels: np.ndarray, train_counts, *, many: int = 100,
-                       few: int = 20) -> Dict[str, np.ndarray]:
+def shot_accuracy_many(preds: np.ndarray, labels: np.ndarray, train_counts, *, many: int = MANY_SHOT,
+                       few: int = FEW_SHOT) -> Dict[str, np.ndarray]:
     """``shot_accuracy`` for S predictions of the same samples at once: preds (S, N) ->
     {"overall" / "many" / "medium" / "few": (S,) arrays}, NaN for an empty group."""
     preds, labels = np.asarray(preds), np.asarray(labels)

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .data.datasets import DATASETS
+from .data.datasets import names as dataset_names
 from .data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
 from .data.fingerprint import label as data_label
 from .models.classifiers import classifier_type, tde_classifiers
@@ -294,14 +296,13 @@ def method_name(row: Dict[str, Any]) -> str:
 
 
 def benchmark_name(row: Dict[str, Any]) -> str:
+    """A table column: ``cifar10_lt-r100`` for a dataset built at a ratio, else the dataset."""
     ds = row.get("dataset")
-    if ds in ("cifar10_lt", "cifar100_lt", "synthetic_lt"):
-        return f"{ds}-r{float(row.get('imb_ratio')):g}"
-    return str(ds)
+    return DATASETS[ds].benchmark(row.get("imb_ratio")) if ds in DATASETS else str(ds)
 
 
 #: the paper's training length per dataset (docs/method.md 1.3): only runs this long fill Tables 2 and 3
-PAPER_EPOCHS = {"cifar10_lt": 200, "cifar100_lt": 200, "imagenet_lt": 90, "places_lt": 90}
+PAPER_EPOCHS = {name: d.paper_epochs for name, d in DATASETS.items() if d.paper_epochs}
 
 
 def full_length(runs: pd.DataFrame) -> pd.Series:
@@ -399,7 +400,7 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
         ours = ours[full_length(ours) & ours.get("study", pd.Series("reproduction", index=ours.index))
                     .fillna("reproduction").eq("reproduction")]
     if table == "table2":  # columns: shot groups of the ImageNet-LT runs
-        mine = ours[ours.get("dataset", pd.Series(dtype=str)) == "imagenet_lt"] if len(ours) else ours
+        mine = ours[ours.get("dataset", pd.Series(dtype=str)).isin(dataset_names(paper_table=table))] if len(ours) else ours
         cells = [(col, col, None) for col in TABLE_COLUMNS[table]]  # (column, value shown, benchmark)
     else:  # columns: benchmarks, overall accuracy
         mine = ours[ours.benchmark.isin(TABLE_COLUMNS[table])] if len(ours) else ours

@@ -2,7 +2,8 @@
 
 from .base import LTData, TensorImages
 from .cifar import load_cifar_lt
-from .datasets import load_dataset
+from .datasets import DATASETS, DatasetInfo, dataset_info
+from .load import load_dataset
 from .listfile import ListFileDataset, load_list_lt
 from .profiles import long_tail_counts, lt_subset_indices, shot_groups
 from .samplers import SAMPLERS, epoch_indices
@@ -17,6 +18,9 @@ __all__ = [
     "load_cifar_lt",
     "load_list_lt",
     "load_dataset",
+    "DATASETS",
+    "DatasetInfo",
+    "dataset_info",
     "ListFileDataset",
     "epoch_indices",
     "SAMPLERS",

@@ -27,12 +27,14 @@ from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from .datasets import DATASETS
+
 #: fingerprint -> (name shown in tables, whether it is a published release). Each was computed
-#: once from the data named (tools/data_block.py --fingerprint prints a folder's).
+#: once from the data named (tools/data_block.py --fingerprint prints a folder's); the releases'
+#: are dataset traits (``ltkit.data.datasets``).
 KNOWN_CONTENT: Dict[str, Tuple[str, bool]] = {
-    # the CIFAR-10 release (binary version, every file's md5 checked, through
-    # tools/cifar10_binary_to_batches.py): what the paper trained on
-    "sha256:c335368590c0d9b72630d2e370dfd9ae69587727b4fe1315d7fed59a33c49172": ("CIFAR-10 official release", True),
+    # the published releases, from the dataset registry
+    **{fp: (name, True) for d in DATASETS.values() for fp, name in d.releases.items()},
     # the team's copy: ../shared/data/cifar10-jpeg.zip through ../shared/tools/cifar10_jpeg_to_batches.py
     "sha256:6c933e12b0a3587180b7f9db0fa0f3bbc461ec2858489932df3b133ea125423c": ("CIFAR-10 JPEG copy q75", False),
     # the gap analysis: the release's pixels in the JPEG copy's order (--order-like), and the JPEG

@@ -38,7 +38,12 @@ def long_tail_counts(n_max: float, num_classes: int, imb_ratio: float) -> List[i
     return [int(n_max * factor ** (i / (num_classes - 1.0))) for i in range(num_classes)]
 
 
-def shot_groups(train_counts: Sequence[int], many: int = 100, few: int = 20) -> np.ndarray:
+#: the shot groups' thresholds on a class's training images, the same for every dataset of the
+#: paper (docs/method.md 1.9): many > MANY_SHOT, few < FEW_SHOT, medium in between (both included)
+MANY_SHOT, FEW_SHOT = 100, 20
+
+
+def shot_groups(train_counts: Sequence[int], many: int = MANY_SHOT, few: int = FEW_SHOT) -> np.ndarray:
     """'many' / 'medium' / 'few' for each class from its number of training images.
 
     many: n > ``many``; few: n < ``few``; medium: ``few`` <= n <= ``many`` (both thresholds
