@@ -252,6 +252,8 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     record.update({
         "status": "complete",
         "precision": "+".join(dict.fromkeys(str(h.get("precision", used)) for h in history)) or used,
+        # every device the epochs ran on (a run resumed on another machine names both)
+        "devices": "+".join(dict.fromkeys(str(h["device_name"]) for h in history if h.get("device_name"))),
         "progress": progress(history, cfg.epochs),
         "timings": {
             # train_s sums the epochs' times over every call (a resumed run included)

@@ -127,7 +127,7 @@ def test_a_run_records_its_data_and_each_epoch_s_device(tiny_run):
     assert rec["data"] == load_cifar_lt(root, 10, 10, seed=0).info["data"]
     assert rec["data"]["subset"]["counts"] == rec["train_counts"]
     hist = pd.read_csv(out / "history.csv")
-    assert hist.device_name.tolist() == [rec["environment"]["cpu"]]
+    assert hist.device_name.tolist() == [rec["environment"]["cpu"]] and rec["devices"] == rec["environment"]["cpu"]
     assert trained_on_several(out) is False
 
 
