@@ -495,7 +495,10 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
     rows = []
     for s in specs:
         params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k != type(s.config).FOLDER_FIELD)
-        print(f"  {s.name}: {word[states[s.name]]}  {s.output_dir}  {params}")
+        shown = word[states[s.name]]
+        if states[s.name] == "complete" and s.kept_dir and not Path(s.output_dir, "run.json").is_file():
+            shown = f"skip (kept in {s.kept_dir})"
+        print(f"  {s.name}: {shown}  {s.output_dir}  {params}")
         rows.append({"name": s.name, "status": "would skip" if states[s.name] == "complete" else "would run",
                      "output_dir": s.output_dir, "parameters": dict(s.parameters)})
     if recipe.report:

@@ -282,7 +282,7 @@ def test_the_same_config_on_a_committed_record_is_complete(committed_copy):
     assert ltkit.run(cfg, log=said.append) == committed_copy and "complete already" in said[0]
 
 
-def test_a_recipe_skips_runs_whose_record_is_kept(tmp_path, monkeypatch):
+def test_a_recipe_skips_runs_whose_record_is_kept(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     kept = tmp_path / "kept"
     shutil.copytree(COMMITTED, kept / "cifar10_lt-r100-causal_norm-s0")
@@ -292,3 +292,8 @@ def test_a_recipe_skips_runs_whose_record_is_kept(tmp_path, monkeypatch):
         "base: {compile: true}\ncases: [{preset: cifar10_lt_tde, data_root: data/cifar10}]\ngrid: {seed: [0, 1]}\n")
     states = {s.name: run_state(s) for s in expand(load_recipe(tmp_path / "r.yaml"))}
     assert states == {"cifar10_lt-r100-causal_norm-s0": "complete", "cifar10_lt-r100-causal_norm-s1": "pending"}
+    from ltkit.batch import run_batch
+
+    rows = run_batch(tmp_path / "r.yaml", dry_run=True)
+    assert [r["status"] for r in rows] == ["would skip", "would run"]
+    assert "skip (kept in kept/cifar10_lt-r100-causal_norm-s0)" in capsys.readouterr().out

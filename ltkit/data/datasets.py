@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 
-
 @dataclass(frozen=True)
 class DatasetInfo:
     """One dataset's traits (module docstring)."""
