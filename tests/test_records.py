@@ -470,6 +470,9 @@ def test_readme_names_the_headline_runs_as_their_records_say():
     median = pd.concat([pd.read_csv(p.parent / "history.csv") for p in REPRODUCTIONS.glob("cifar10_lt/*/run.json")]
                        ).time_s.median()
     assert f"takes about {median * 200 / 60:.0f} minutes on these two cores (median epoch {median:.1f} s" in readme
+    per_run = [f"{pd.read_csv(p.parent / 'history.csv').time_s.median():.1f} s for seed {json.loads(p.read_text())['params']['seed']}"
+               for p in sorted(REPRODUCTIONS.glob("cifar10_lt/cifar10_lt-r100-causal_norm-s*/run.json"))]
+    assert f"per run {_listing(per_run)}," in readme
 
 
 def test_readme_explains_or_marks_every_cell_over_a_point_from_the_paper():
