@@ -4,9 +4,10 @@ A test pass extracts features once; every evaluation (plain, TDE, tau-norm, ...)
 few matrix products on those features (``Classifier.evaluation_logits``).
 
 Shot groups come from the *training* class counts (docs/method.md 1.9): many n > 100, few n < 20,
-medium otherwise (``ltkit.data.profiles.MANY_SHOT`` / ``FEW_SHOT``). A group's score is the unweighted mean of its classes' accuracies, over the
-classes present in the test labels. Unlike the authors' code (which prints 0), a group with no
-class is reported as ``None`` (null in JSON): CIFAR-10-LT has no few-shot class.
+medium otherwise (``ltkit.data.profiles.MANY_SHOT`` / ``FEW_SHOT``). A group's score is the
+unweighted mean of its classes' accuracies, over the classes present in the test labels. Unlike
+the authors' code (which prints 0), a group with no class is reported as ``None`` (null in JSON):
+CIFAR-10-LT has no few-shot class.
 """
 
 from __future__ import annotations

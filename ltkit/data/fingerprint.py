@@ -6,9 +6,10 @@ loader hashes what it decoded, and the run writes that hash into its record:
 
 * ``fingerprint``: SHA-256 over the decoded arrays in file order (for each: a name, the dtype,
   the shape, then the bytes). The same pixels and labels give the same fingerprint whatever files
-  carried them: the official python pickles and ``tools/cifar10_binary_to_batches.py``'s pickles
-  of the binary release differ byte for byte but not in content. Another order of the same
-  images is another fingerprint (the seed draws another subset from it).
+  carried them (other pickle keys, other batch sizes: tests/test_data_identity.py), so the
+  release read from the python version and from ``tools/cifar10_binary_to_batches.py``'s pickles
+  of the binary version is meant to be one content. Another order of the same images is another
+  fingerprint (the seed draws another subset from it).
   List-file datasets (ImageNet-LT, Places-LT) hash their list files' lines, not the images.
 * ``content``: the name of a known content (``KNOWN_CONTENT``), or ``"unknown copy"``;
   ``known_release`` says whether it is a published release. The synthetic set's fingerprint is
@@ -17,7 +18,7 @@ loader hashes what it decoded, and the run writes that hash into its record:
 * ``subset``: the long-tailed training subset the seed drew: per-class counts and a SHA-256 of
   the sorted training indices into the full training split.
 
-Tables pool only runs whose fingerprint is the same (``ltkit.results.data_label``).
+Tables pool only runs whose data has the same :func:`label` (``ltkit.results.compare_table``).
 """
 
 from __future__ import annotations
@@ -72,11 +73,6 @@ def lines_fingerprint(named_lines: Iterable[Tuple[str, Sequence[str]]]) -> str:
 def indices_sha256(indices: Sequence[int]) -> str:
     """SHA-256 of training indices, sorted, as little-endian int64."""
     return hashlib.sha256(np.sort(np.asarray(indices, dtype="<i8")).tobytes()).hexdigest()
-
-
-def content_name(fp: str) -> Tuple[str, bool]:
-    """(name, known release) of a fingerprint: a ``KNOWN_CONTENT`` entry or ("unknown copy", False)."""
-    return KNOWN_CONTENT.get(fp, (UNKNOWN, False))
 
 
 def data_block(dataset: str, root: str, fp: str, train_counts: Sequence[int], indices: Sequence[int] | None,
