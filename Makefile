@@ -15,7 +15,7 @@ install:
 # 2 cores, C++20 for torch's headers) into ~/.cache/ltkit/wheels, then installs that wheel with
 # the `lvis` extra; later runs reuse the cached wheel and take seconds
 install-lvis: install
-	wheel=$$(PYTHON=$(PYTHON) tools/build_mmcv_full.sh) && $(PIP_INSTALL) "$$wheel" -e ".[dev,lvis]"
+	wheel=$$(PYTHON=$(PYTHON) tools/install/build_mmcv_full.sh) && $(PIP_INSTALL) "$$wheel" -e ".[dev,lvis]"
 
 # executes notebooks/quickstart.ipynb headlessly; the executed copy lands beside its results
 quickstart: install
@@ -30,7 +30,7 @@ test: install-lvis
 # kernel is "Python (ltkit)", runs the first cells and checks the page; screenshot in build/browser/
 test-browser: install
 	$(PIP_INSTALL) -e ".[dev,browser]"
-	tools/install_browser.sh
+	tools/install/install_browser.sh
 	LTKIT_BROWSER_TESTS=1 $(PYTHON) -m pytest tests/browser
 
 test-fast: install

@@ -294,7 +294,7 @@ _LWS = dict(
 #: 1e-6 change of the initial weights, switches some units' gradients on or off and the runs part
 #: within the first epoch, moving few-shot cells by up to 10 points); with SiLU the same
 #: perturbations stay at their size and the table is the same to the printed decimal
-#: (ltkit.models.backbones; benchmarks/quickstart_spread.py). lr 0.02, not the CIFAR 0.2: with 9
+#: (ltkit.models.backbones; benchmarks/experiments/quickstart_spread.py). lr 0.02, not the CIFAR 0.2: with 9
 #: steps an epoch the bias-free linear head overshoots at lr 0.1 (first-epoch losses of 5-7
 #: against ln 10 = 2.3); at 0.02 both heads start below ln C. fp32 (amp off): bf16 runs only where
 #: the CPU has bf16, and the quickstart's table is to be the same on every machine

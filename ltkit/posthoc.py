@@ -269,7 +269,7 @@ def tde_alpha_sweep(out: CachedOutputs, alphas: Optional[Iterable[float]] = None
         direction = (cos @ proj).numpy()
     # the per-alpha loop in NumPy: single-threaded, so it does not stall when other processes
     # hold the cores, as torch's small multi-threaded kernels did during development
-    # (benchmarks/posthoc_sweep.py times the whole sweep)
+    # (benchmarks/speed/posthoc_sweep.py times the whole sweep)
     buf = np.empty_like(z)
     preds = np.empty((len(a), len(z)), dtype=np.int64)
     for i, alpha in enumerate(a.tolist()):

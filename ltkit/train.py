@@ -258,7 +258,7 @@ def train(
     steps = steps_per_epoch(cfg, len(data.train))
     images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
-    eager_step = _make_step(cfg, model, forward, optimizer, criterion, device)
+    eager_step = make_step(cfg, model, forward, optimizer, criterion, device)
     used_precision = "fp64" if cfg.dtype == "float64" else precision(cfg.amp, device)[0]
     # per epoch, so that a run resumed on another machine shows it in history.csv
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu()["model"]
@@ -354,7 +354,10 @@ class TrainForward(nn.Module):
         return feats, logits
 
 
-def _make_step(cfg: RunConfig, model: LTModel, forward: nn.Module, optimizer, criterion, device):
+def make_step(cfg: RunConfig, model: LTModel, forward: nn.Module, optimizer, criterion, device):
+    """One training step ``step(x, y) -> (loss, correct)``: forward (bf16 autocast where the run
+    uses it), moving-average update, loss, backward and optimizer step. The loop compiles it
+    with ``compile=True``; the benchmarks time it alone."""
     bf16 = precision(cfg.amp, device)[0] == "bf16"
 
     def step(x: torch.Tensor, y: torch.Tensor):

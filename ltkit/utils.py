@@ -86,7 +86,7 @@ def resolve_device(device: str) -> torch.device:
 def channels_last(device: torch.device) -> bool:
     """Whether convolutions run in channels-last layout on ``device``: on CUDA (tensor cores) and
     on the CPU (oneDNN), where it and the batched data path together make ltkit's training
-    throughput gain over the standard pipeline (``benchmarks/cifar_pipeline.py``,
+    throughput gain over the standard pipeline (``benchmarks/speed/cifar_pipeline.py``,
     ``results/benchmarks/``); not on MPS."""
     return device.type in ("cuda", "cpu")
 

@@ -1,4 +1,4 @@
-"""tools/authors_anchor.py: the parts that run without the authors' code (their code itself is
+"""tools/analysis/authors_anchor.py: the parts that run without the authors' code (their code itself is
 run by hand, once, as the issue's anchor; its record lives under results/analysis/)."""
 
 import pytest
@@ -7,7 +7,7 @@ from conftest import load_script
 
 
 def _tool():
-    return load_script("tools/authors_anchor.py")
+    return load_script("tools/analysis/authors_anchor.py")
 
 
 CONFIG = {

@@ -1,4 +1,4 @@
-"""tools/cifar10_binary_to_batches.py: the lossless CIFAR-10 binary release -> the python-version
+"""tools/data/cifar10_binary_to_batches.py: the lossless CIFAR-10 binary release -> the python-version
 folder ltkit reads, on small made-up files (the real release's md5 sums cannot match them)."""
 
 import hashlib
@@ -15,7 +15,7 @@ PER_TRAIN_FILE, N_TEST = 20, 30
 
 
 def _tool():
-    return load_script("tools/cifar10_binary_to_batches.py")
+    return load_script("tools/data/cifar10_binary_to_batches.py")
 
 
 def _records(rng, n):
@@ -151,9 +151,9 @@ def test_order_like_refuses_a_wrong_pairing(tmp_path, release):
     assert not (tmp_path / "paired").exists()
 
 
-# ---------------------------------------------------------------------------- tools/data_fidelity.py
+# ---------------------------------------------------------------------------- tools/analysis/data_fidelity.py
 def _fidelity_tool():
-    return load_script("tools/data_fidelity.py")
+    return load_script("tools/analysis/data_fidelity.py")
 
 
 def test_fidelity_is_psnr_and_mean_absolute_error():

@@ -133,7 +133,7 @@ def test_a_run_records_its_data_and_each_epoch_s_device(tiny_run):
 
 def test_the_tool_reproduces_a_fresh_run_s_block_exactly(tiny_run, tmp_path):
     root, out = tiny_run
-    tool = load_script("tools/data_block.py")
+    tool = load_script("tools/records/data_block.py")
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     rec = read_run(copy)
@@ -142,7 +142,7 @@ def test_the_tool_reproduces_a_fresh_run_s_block_exactly(tiny_run, tmp_path):
     tool.add_block(copy, str(root))
     again = read_run(copy)
     assert again["data"] == fresh
-    assert again["data_added"]["by"] == "tools/data_block.py"
+    assert again["data_added"]["by"] == "tools/records/data_block.py"
     tool.add_block(copy, str(root))  # a second time: the same block, left as it is
     assert read_run(copy) == again
     # data whose subset has other counts is not this run's data

@@ -176,7 +176,7 @@ def test_every_committed_record_names_its_data_and_purpose():
 def _keep_run_tool():
     from conftest import load_script
 
-    return load_script("tools/keep_run.py")
+    return load_script("tools/records/keep_run.py")
 
 
 def test_keep_run_copies_the_records_without_images_and_refuses_unclean_runs(tmp_path):
@@ -253,7 +253,7 @@ def test_readme_quotes_the_fp32_gap_run_as_its_record_says():
 
 
 def _anchor_overall(path):
-    """(De-confound, De-confound-TDE) overall accuracy in a tools/authors_anchor.py record (its table
+    """(De-confound, De-confound-TDE) overall accuracy in a tools/analysis/authors_anchor.py record (its table
     comes before the per-class lines, which start with the same names)."""
     rows = {}
     for line in path.read_text().split("per-class accuracy")[0].splitlines():

@@ -252,7 +252,7 @@ def test_changing_alpha_reevaluates_without_training(tmp_path, monkeypatch):
     def no_step(*args, **kwargs):
         raise AssertionError("a finished run took a training step to re-evaluate")
 
-    monkeypatch.setattr(ltkit.train, "_make_step", lambda *a, **k: no_step)
+    monkeypatch.setattr(ltkit.train, "make_step", lambda *a, **k: no_step)
     ltkit.run(cfg.replace(alpha=None), log=lambda *_: None)
     assert ckpt.stat().st_mtime_ns == mtime  # no epoch ran, so no checkpoint was written
     rec = json.loads((tmp_path / "r" / "run.json").read_text())

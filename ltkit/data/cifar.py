@@ -45,7 +45,8 @@ def _get(d: dict, key: bytes):
     return d[key.decode()]
 
 
-def _read_split(folder: Path, files: List[str], label_key: bytes) -> Tuple[np.ndarray, np.ndarray]:
+def read_split(folder: Path, files: List[str], label_key: bytes) -> Tuple[np.ndarray, np.ndarray]:
+    """The images (N, 3, 32, 32) uint8 and labels (N,) int64 of pickle ``files`` in ``folder``, in file order."""
     data, labels = [], []
     for name in files:
         d = _unpickle(folder / name)
@@ -102,8 +103,8 @@ def load_cifar_lt(root: Union[str, os.PathLike], num_classes: int = 10, imb_rati
             path = folder if not folder.is_dir() else missing[0]
             raise FileNotFoundError(_missing_message(path, root_p, num_classes, get_name))
 
-    train_x, train_y = _read_split(folder, train_files, label_key)
-    test_x, test_y = _read_split(folder, test_files, label_key)
+    train_x, train_y = read_split(folder, train_files, label_key)
+    test_x, test_y = read_split(folder, test_files, label_key)
     meta_path = folder / meta_file
     if meta_path.is_file():
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in _get(_unpickle(meta_path), names_key)]

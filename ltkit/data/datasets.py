@@ -44,7 +44,7 @@ DATASETS: Dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("synthetic_lt", "synthetic long-tailed textures", "", in_memory=True, has_val=True),
     DatasetInfo("cifar10_lt", "CIFAR-10-LT", "data/cifar10", in_memory=True, has_val=False, paper_epochs=200,
                 paper_table="table3", get_data="cifar10", releases={
-                    # the binary version, every file's md5 checked, through tools/cifar10_binary_to_batches.py
+                    # the binary version, every file's md5 checked, through tools/data/cifar10_binary_to_batches.py
                     "sha256:c335368590c0d9b72630d2e370dfd9ae69587727b4fe1315d7fed59a33c49172":
                         "CIFAR-10 official release"}),
     DatasetInfo("cifar100_lt", "CIFAR-100-LT", "data/cifar100", in_memory=True, has_val=False, paper_epochs=200,

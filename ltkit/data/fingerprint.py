@@ -7,7 +7,7 @@ loader hashes what it decoded, and the run writes that hash into its record:
 * ``fingerprint``: SHA-256 over the decoded arrays in file order (for each: a name, the dtype,
   the shape, then the bytes). The same pixels and labels give the same fingerprint whatever files
   carried them (other pickle keys, other batch sizes: tests/test_data_identity.py), so the
-  release read from the python version and from ``tools/cifar10_binary_to_batches.py``'s pickles
+  release read from the python version and from ``tools/data/cifar10_binary_to_batches.py``'s pickles
   of the binary version is meant to be one content. Another order of the same images is another
   fingerprint (the seed draws another subset from it).
   List-file datasets (ImageNet-LT, Places-LT) hash their list files' lines, not the images.
@@ -31,7 +31,7 @@ import numpy as np
 from .datasets import DATASETS
 
 #: fingerprint -> (name shown in tables, whether it is a published release). Each was computed
-#: once from the data named (tools/data_block.py --fingerprint prints a folder's); the releases'
+#: once from the data named (tools/records/data_block.py --fingerprint prints a folder's); the releases'
 #: are dataset traits (``ltkit.data.datasets``).
 KNOWN_CONTENT: Dict[str, Tuple[str, bool]] = {
     # the published releases, from the dataset registry
@@ -39,7 +39,7 @@ KNOWN_CONTENT: Dict[str, Tuple[str, bool]] = {
     # the team's copy: ../shared/data/cifar10-jpeg.zip through ../shared/tools/cifar10_jpeg_to_batches.py
     "sha256:6c933e12b0a3587180b7f9db0fa0f3bbc461ec2858489932df3b133ea125423c": ("CIFAR-10 JPEG copy q75", False),
     # the gap analysis: the release's pixels in the JPEG copy's order (--order-like), and the JPEG
-    # copy re-encoded at quality 50 (tools/reencode_cifar.py --quality 50)
+    # copy re-encoded at quality 50 (tools/data/reencode_cifar.py --quality 50)
     "sha256:7347f3bc46eca61dd2115b42ab9d67a8b81bf48ebfe7ea78adeb7a09036ea696":
         ("CIFAR-10 official release, JPEG copy's order", False),
     "sha256:ae093bcb4517895ee0d12079d325a4de25b93f0428b5ebf44daa1292d0af6ef8": ("CIFAR-10 JPEG copy q50", False),

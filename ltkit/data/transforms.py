@@ -79,8 +79,8 @@ class TorchvisionImages(torch.utils.data.Dataset):
     """An in-memory split served the way the authors' code serves CIFAR (``pipeline="torchvision"``):
     item ``i`` is ``(transform(PIL image i), label i)`` with :func:`torchvision_train_transform`,
     one image at a time in DataLoader workers. It exists to compare ltkit's batched pipeline with
-    the standard one on equal terms (accuracy, ``benchmarks/cifar_pipeline_accuracy.py``; speed,
-    ``benchmarks/cifar_pipeline.py``).
+    the standard one on equal terms (accuracy, ``benchmarks/experiments/cifar_pipeline_accuracy.py``; speed,
+    ``benchmarks/speed/cifar_pipeline.py``).
     """
 
     def __init__(self, split, crop_padding: int = 4):

@@ -14,7 +14,7 @@ initial weights, another thread count or another CPU's kernels move two quicksta
 more than tenfold within their first 9 steps, and their accuracy cells by up to 10 points at the
 end. With softplus or SiLU the gradient is a smooth function of the weights and the same
 perturbations stay at their own size through training (``tests/test_backbones.py`` checks the
-first 9 steps; ``benchmarks/quickstart_spread.py`` measures the table's cells). The
+first 9 steps; ``benchmarks/experiments/quickstart_spread.py`` measures the table's cells). The
 quickstart uses SiLU for that reason (on the CPU it costs less than softplus, whose outputs,
 unlike SiLU's, stay positive); the paper's presets keep ReLU.
 

@@ -1,6 +1,6 @@
 """The quickstart notebook in JupyterLab, driven by headless Chromium the way a person uses it.
 
-Run by ``make test-browser`` (tools/install_browser.sh installs Debian's chromium and the
+Run by ``make test-browser`` (tools/install/install_browser.sh installs Debian's chromium and the
 Playwright package; no browser build is downloaded); ``make test`` leaves this folder out.
 JupyterLab serves a copy of ``notebooks/`` from a temp folder (so autosave cannot write outputs
 into the committed notebooks), on 127.0.0.1 with a token. The test opens quickstart.ipynb, checks
@@ -68,7 +68,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(lab):
-    assert CHROMIUM, "no chromium on PATH: tools/install_browser.sh installs Debian's package"
+    assert CHROMIUM, "no chromium on PATH: tools/install/install_browser.sh installs Debian's package"
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                     args=["--no-sandbox", "--disable-dev-shm-usage"])

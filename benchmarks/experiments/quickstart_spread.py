@@ -11,7 +11,7 @@ quickstart's recipe) and ``relu`` (the same recipe with the paper's ReLU, which 
 used before: its kink makes training chaotic, see ``ltkit.models.backbones``). About 8 minutes
 on 2 cores for both.
 
-    python benchmarks/quickstart_spread.py
+    python benchmarks/experiments/quickstart_spread.py
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from ltkit.quickstart import cell_differences, other_thread_count, perturbed_initial_weights, quickstart
 from ltkit.records import Report
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def spread(activation: str, scale: float) -> dict:

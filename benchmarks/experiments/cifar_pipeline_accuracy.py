@@ -16,13 +16,14 @@ The schedule is the preset's, shrunk to ``--epochs`` (milestones at 60 % and 80 
 ``--epochs 200`` for the paper's schedule. Runs go to ``--runs-dir`` and resume after a kill
 (finished ones are skipped), so the script can be re-run to add seeds.
 
-    python benchmarks/cifar_pipeline_accuracy.py --epochs 12 --seeds 0 1 2
+    python benchmarks/experiments/cifar_pipeline_accuracy.py --epochs 12 --seeds 0 1 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,10 +33,11 @@ import pandas as pd
 import ltkit
 from ltkit.records import Report
 from ltkit.utils import resolve_device
-from cifar_pipeline import cifar_root  # same folder: the shared-CIFAR fallback
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "speed"))
+from cifar_pipeline import cifar_root  # noqa: E402  (the throughput benchmark's shared-CIFAR fallback)
 
 GROUPS = ("overall", "many", "medium", "few")
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def short_schedule(epochs: int) -> dict:

@@ -6,12 +6,12 @@ JPEG copy (quality 75, 4:2:0) and that copy re-encoded at quality 50. This scrip
 much each copy changed the pixels, so that an accuracy difference can be read against a
 distortion:
 
-    python tools/data_fidelity.py data/cifar10-lossless-paired data/cifar10 data/cifar10-q50 \\
+    python tools/analysis/data_fidelity.py data/cifar10-lossless-paired data/cifar10 data/cifar10-q50 \\
         --record results/analysis/cifar10_lt_gap/data_fidelity.txt
 
 The first root is the reference; every root holds ``cifar-10-batches-py/`` with its images in
-the same order (``tools/cifar10_binary_to_batches.py --order-like`` makes the lossless one so;
-``tools/reencode_cifar.py`` keeps the order). Labels must agree image by image. PSNR is over
+the same order (``tools/data/cifar10_binary_to_batches.py --order-like`` makes the lossless one so;
+``tools/data/reencode_cifar.py`` keeps the order). Labels must agree image by image. PSNR is over
 all pixels of a split (10 log10(255^2 / MSE)); MAE in grey levels. The record starts with the
 usual provenance header (``ltkit.records``).
 """
@@ -29,9 +29,9 @@ HERE = Path(__file__).resolve().parent
 try:  # run from a checkout without `pip install -e .`
     import ltkit  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the environment
-    sys.path.insert(0, str(HERE.parent))
+    sys.path.insert(0, str(HERE.parents[1]))
 
-from ltkit.data.cifar import _read_split  # noqa: E402
+from ltkit.data.cifar import read_split  # noqa: E402
 from ltkit.records import Report  # noqa: E402
 
 SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
@@ -43,7 +43,7 @@ def load_split(root: Path, files) -> tuple:
     missing = [folder / name for name in files if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{missing[0]} not found (a data root holds cifar-10-batches-py/)")
-    pixels, labels = _read_split(folder, list(files), b"labels")
+    pixels, labels = read_split(folder, list(files), b"labels")
     return labels, pixels.reshape(len(pixels), -1)
 
 

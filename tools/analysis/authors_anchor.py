@@ -30,7 +30,7 @@ training, their ``--test`` path (which for CIFAR loads the last epoch) runs twic
 provenance header (this checkout's commit, date, machine), the authors' code and data
 fingerprints, and the accuracies; their own logs stay in ``OUT/authors_log/``.
 
-    python tools/authors_anchor.py --code ../Long-Tailed-Recognition.pytorch/classification \\
+    python tools/analysis/authors_anchor.py --code ../Long-Tailed-Recognition.pytorch/classification \\
         --data data/cifar10 --ratio 100 --seed 1 --out results/runs/authors_anchor/cifar10-r100-s1
 
 Their code also needs scikit-learn and h5py (imported, not used on this path):
@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATASETS = {"cifar10": ("CIFAR10_LT", "cifar-10-batches-py"), "cifar100": ("CIFAR100_LT", "cifar-100-python")}
 REQUIRED = ("main.py", "run_networks.py", "utils.py", "data/dataloader.py", "data/ImbalanceCIFAR.py",
             "models/ResNet32Feature.py", "models/CausalNormClassifier.py", "loss/SoftmaxLoss.py")

@@ -7,8 +7,8 @@ typical size (500 x 375, smooth random content, quality 90) in a temp folder. Bo
 are measured in the same process, alternating, after a warm-up pass; the table gives
 images/s (median over rounds) and the ratio.
 
-    python benchmarks/imagenet_pipeline.py --device cpu
-    python benchmarks/imagenet_pipeline.py --device cuda --images 2048 --batch-size 256 --workers 8
+    python benchmarks/speed/imagenet_pipeline.py --device cpu
+    python benchmarks/speed/imagenet_pipeline.py --device cuda --images 2048 --batch-size 256 --workers 8
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded
 from ltkit.records import Report
 from ltkit.utils import resolve_device
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def make_jpegs(root: Path, n: int, seed: int = 0) -> Path:

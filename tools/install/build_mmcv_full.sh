@@ -8,7 +8,7 @@
 # setup.py imports pkg_resources, which newer setuptools no longer ships. About 13 minutes on
 # 2 cores (CPU ops); on a CUDA machine set FORCE_CUDA=1 to compile the CUDA kernels too.
 #
-# Usage: tools/build_mmcv_full.sh            prints the path of the cached wheel (builds if needed)
+# Usage: tools/install/build_mmcv_full.sh            prints the path of the cached wheel (builds if needed)
 # Env:   PYTHON (python3), LTKIT_WHEEL_CACHE (~/.cache/ltkit/wheels), MAX_JOBS (nproc)
 set -euo pipefail
 PYTHON=${PYTHON:-python3}

@@ -7,7 +7,7 @@ terms once. The largest difference between the two tables is printed (0 unless a
 near-tie flips a prediction). Each is timed ``--repeats`` times; the
 best time is reported. Small and CPU-friendly: a few seconds.
 
-    python benchmarks/posthoc_sweep.py [--n 10000] [--d 128] [--c 100] [--repeats 3]
+    python benchmarks/speed/posthoc_sweep.py [--n 10000] [--d 128] [--c 100] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ltkit.posthoc import DEFAULT_ALPHAS, CachedOutputs, tde_alpha_sweep
 from ltkit.records import Report
 from ltkit.tde import tde_logits
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def make_outputs(n: int, d: int, c: int, seed: int = 0) -> CachedOutputs:

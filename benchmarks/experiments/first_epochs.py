@@ -4,11 +4,11 @@ A stable start keeps the loss of each early step near or under the first step's;
 shows as losses far above ln C (the loss of a uniform guess) a few steps in. For each ``--case``
 (a preset, optionally with ``key=value`` overrides) the script trains ``--epochs`` epochs from the
 same initial weights (seed 0) with ltkit's own step, batches and learning rates
-(``ltkit.train``: ``_make_step``, ``train_batches``, ``lr_at_step``), uncompiled, in the preset's
+(``ltkit.train``: ``make_step``, ``train_batches``, ``lr_at_step``), uncompiled, in the preset's
 precision, and prints per epoch: the lr range, the mean / first / largest / last step loss, how
 many steps lie above ln C, and the losses of the first ``--show`` steps.
 
-    python benchmarks/first_epochs.py --case cifar10_lt_baseline "cifar10_lt_baseline warmup=epoch" cifar10_lt_tde
+    python benchmarks/experiments/first_epochs.py --case cifar10_lt_baseline "cifar10_lt_baseline warmup=epoch" cifar10_lt_tde
 
 Data: ``--data-root`` holding ``cifar-10-batches-py`` (CIFAR presets), or the team's ``../shared``
 CIFAR-10 zip (converted into a temp folder). It writes its record (the provenance header of
@@ -30,13 +30,13 @@ import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.losses import create_loss
 from ltkit.records import Report
-from ltkit.train import TrainForward, _make_step, build_model, lr_at_step, steps_per_epoch, train_batches
+from ltkit.train import TrainForward, make_step, build_model, lr_at_step, steps_per_epoch, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "speed"))
 from cifar_pipeline import cifar_root  # noqa: E402  (the same data lookup as the throughput benchmark)
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def parse_case(text: str) -> ltkit.RunConfig:
@@ -60,7 +60,7 @@ def first_epochs(cfg: ltkit.RunConfig, data, device: torch.device, epochs: int) 
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     criterion = create_loss(cfg.loss, class_counts=data.train_counts.tolist()).to(device)
-    step = _make_step(cfg, model, TrainForward(model), optimizer, criterion, device)
+    step = make_step(cfg, model, TrainForward(model), optimizer, criterion, device)
     steps = steps_per_epoch(cfg, len(data.train))
     images = data.train.images.to(device)
     out = []

@@ -4,13 +4,13 @@
 #   2. real 200-epoch CIFAR-10-LT ratio-100 runs, plain (linear) and causal-norm (De-confound[-TDE]),
 # leaving the benchmark table, the GPU's name and the run records in one folder.
 #
-# Here, once (needs ../shared):   python benchmarks/gpu_bundle.py make .gpu/cifar10_lt_r100.zip
+# Here, once (needs ../shared):   python benchmarks/gpu/gpu_bundle.py make .gpu/cifar10_lt_r100.zip
 # With the device tool (carry .gpu, and .whl if it holds a torchvision wheel for the machine's torch):
-#   bash benchmarks/gpu_check.sh .gpu/cifar10_lt_r100.zip "$OUT"
+#   bash benchmarks/gpu/gpu_check.sh .gpu/cifar10_lt_r100.zip "$OUT"
 # Knobs: EPOCHS (200), DEVICE (cuda), SEED (0), PRESETS ("cifar10_lt_baseline cifar10_lt_tde"),
 #   PIPELINES ("batched"; "batched torchvision" adds each run through the authors' DataLoader + PIL
 #   pipeline with WORKERS (8) workers, for the accuracy comparison; needs torchvision).
-# On a CPU, `EPOCHS=1 DEVICE=cpu bash benchmarks/gpu_check.sh ...` checks the script itself.
+# On a CPU, `EPOCHS=1 DEVICE=cpu bash benchmarks/gpu/gpu_check.sh ...` checks the script itself.
 set -euo pipefail
 BUNDLE=${1:?usage: gpu_check.sh BUNDLE.zip [OUT_DIR]}
 OUT=${2:-results/gpu_check}
@@ -27,14 +27,14 @@ if compgen -G ".whl/*.whl" >/dev/null; then  # packages the machine lacks (torch
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 DATA=$(mktemp -d)
-python3 benchmarks/gpu_bundle.py decode "$BUNDLE" "$DATA"
+python3 benchmarks/gpu/gpu_bundle.py decode "$BUNDLE" "$DATA"
 {
   echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   python3 -c "import torch; print('torch', torch.__version__, '| device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 } | tee "$OUT/machine.txt"
 if python3 -c "import torchvision" 2>/dev/null; then
-  python3 benchmarks/cifar_pipeline.py --data-root "$DATA" --device "$DEVICE" --rounds 3 --steps 20 --compile \
+  python3 benchmarks/speed/cifar_pipeline.py --data-root "$DATA" --device "$DEVICE" --rounds 3 --steps 20 --compile \
     --output "$OUT/cifar_pipeline_$DEVICE.txt"
 else
   echo "benchmark skipped: torchvision is missing here (carry its wheel in .whl/)" | tee "$OUT/cifar_pipeline_$DEVICE.txt"

@@ -9,7 +9,7 @@ that copy: each image (train and test) is decoded from the pickles, encoded agai
 at ``--quality`` and ``--subsampling``, decoded, and written back in the same layout, order and
 keys, so ``RunConfig(data_root=OUT)`` reads it like the original.
 
-    python tools/reencode_cifar.py data/cifar10 data/cifar10-q50 --quality 50
+    python tools/data/reencode_cifar.py data/cifar10 data/cifar10-q50 --quality 50
 
 Needs numpy and Pillow; about half a minute for CIFAR-10 on one core.
 """

@@ -9,10 +9,10 @@ subset's per-class counts are the record's ``train_counts``, and writes the reco
 atomically with the block and a ``data_added`` note (tool, data folder, commit, date). A record
 that has a block already is left as it is if the block is the same, and refused if it is not.
 
-    python tools/data_block.py results/reproductions/cifar10_lt/cifar10_lt-r100-causal_norm-s0 \\
+    python tools/records/data_block.py results/reproductions/cifar10_lt/cifar10_lt-r100-causal_norm-s0 \\
         --data-root data/cifar10-lossless
-    python tools/data_block.py RUN --data-root data/cifar10-jpeg --study analysis   # also sets params.study
-    python tools/data_block.py --fingerprint data/cifar10-lossless                  # print a folder's block
+    python tools/records/data_block.py RUN --data-root data/cifar10-jpeg --study analysis   # also sets params.study
+    python tools/records/data_block.py --fingerprint data/cifar10-lossless                  # print a folder's block
 
 ``--data-root`` is where that data lies on this machine (the record keeps the root it trained from).
 """
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ltkit.config import STUDIES, RunConfig  # noqa: E402
@@ -70,7 +70,7 @@ def add_block(run_dir: Path, data_root: str, study: Optional[str] = None) -> str
         rec["params"] = params
     if old is None:
         git = git_state()
-        rec["data_added"] = {"by": "tools/data_block.py", "from": data_root,
+        rec["data_added"] = {"by": "tools/records/data_block.py", "from": data_root,
                              "commit": git["commit"] + (" (dirty)" if git["dirty"] else "") if git["commit"] else None,
                              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_run_json(run_dir, rec)

@@ -9,8 +9,8 @@ layout ``load_cifar_lt`` reads). The folder holds only the subset, with its head
 so ``load_cifar_lt(OUT, imb_ratio=R)`` gives the same counts and the same images there. Needs
 numpy and Pillow only.
 
-    python benchmarks/gpu_bundle.py make .gpu/cifar10_lt_r100.zip
-    python benchmarks/gpu_bundle.py decode .gpu/cifar10_lt_r100.zip /tmp/cifar10
+    python benchmarks/gpu/gpu_bundle.py make .gpu/cifar10_lt_r100.zip
+    python benchmarks/gpu/gpu_bundle.py decode .gpu/cifar10_lt_r100.zip /tmp/cifar10
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 

@@ -6,8 +6,8 @@ positives, up to 300 per image), both iou types. Each backend runs ``--repeats``
 alternating, after one warm-up; the table gives the median seconds, the ratio, and the
 largest difference over AP, AP50, AP75, APs/m/l, APr, APc, APf.
 
-    python benchmarks/lvis_eval.py                # 300 images, 40 categories
-    python benchmarks/lvis_eval.py --images 1000 --classes 100 --repeats 3
+    python benchmarks/speed/lvis_eval.py                # 300 images, 40 categories
+    python benchmarks/speed/lvis_eval.py --images 1000 --classes 100 --repeats 3
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def main(argv=None) -> int:

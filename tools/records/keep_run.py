@@ -10,7 +10,7 @@ not complete, or whose record says it was trained from a dirty checkout or an un
 every committed number must name the clean commit that made it; and it never writes over a
 record that is there already.
 
-    python tools/keep_run.py /work/train/results/runs/table3_cifar10_lt/cifar10_lt-r50-causal_norm-s1 \\
+    python tools/records/keep_run.py /work/train/results/runs/table3_cifar10_lt/cifar10_lt-r50-causal_norm-s1 \\
         results/reproductions/cifar10_lt
 """
 

@@ -9,9 +9,9 @@ the md5 sums the release is known by and writes ``DST/cifar-10-batches-py/`` wit
 images, labels and order as the python version, so ``RunConfig(data_root=DST)`` trains on the
 lossless pixels.
 
-    python tools/cifar10_binary_to_batches.py cifar-10-binary.tar.gz data/cifar10-lossless
-    python tools/cifar10_binary_to_batches.py path/to/cifar-10-batches-bin data/cifar10-lossless
-    python tools/cifar10_binary_to_batches.py cifar-10-binary.tar.gz data/cifar10-lossless-paired \
+    python tools/data/cifar10_binary_to_batches.py cifar-10-binary.tar.gz data/cifar10-lossless
+    python tools/data/cifar10_binary_to_batches.py path/to/cifar-10-batches-bin data/cifar10-lossless
+    python tools/data/cifar10_binary_to_batches.py cifar-10-binary.tar.gz data/cifar10-lossless-paired \
         --order-like data/cifar10
 
 ``--order-like DIR`` writes the images in the order of another python-version folder made from

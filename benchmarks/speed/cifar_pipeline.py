@@ -28,8 +28,8 @@ The rows are measured in the same process, alternating, after a warm-up, and the
 images/s of each, the ratios, and what 200 epochs of CIFAR-10-LT r100 take at each rate. Data: ``--data-root`` holding ``cifar-10-batches-py``, or the
 team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops with a message.
 
-    python benchmarks/cifar_pipeline.py --rounds 3 --steps 10
-    python benchmarks/cifar_pipeline.py --rounds 5 --steps 10 --compile --floor   # the full record
+    python benchmarks/speed/cifar_pipeline.py --rounds 3 --steps 10
+    python benchmarks/speed/cifar_pipeline.py --rounds 5 --steps 10 --compile --floor   # the full record
 
 It writes its record (the provenance header of ``ltkit.records``, then the table) to
 ``results/benchmarks/cifar_pipeline_<cpu|cuda>.txt`` unless ``--output`` says otherwise.
@@ -53,11 +53,11 @@ from ltkit.data import load_cifar_lt
 from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
 from ltkit.records import Report
-from ltkit.train import TrainForward, _make_step, build_model, train_batches
+from ltkit.train import TrainForward, make_step, build_model, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def cifar_root(arg: str) -> Path:
@@ -137,7 +137,7 @@ def main() -> None:
         m, o = model_and_optimizer()
         if channels_last(device):
             m.to(memory_format=torch.channels_last)
-        return _make_step(c, m, TrainForward(m), o, loss, device)
+        return make_step(c, m, TrainForward(m), o, loss, device)
 
     amp_precision, why = precision(True, device)
 
