@@ -10,9 +10,10 @@ from .config import PRESETS, RunConfig
 
 
 def run(cfg, **kwargs):
-    """Train and evaluate ``cfg`` (a :class:`RunConfig`); returns the run folder. See ``ltkit.runner.run``."""
-    from .runner import run as _run
+    """Train and evaluate ``cfg`` (a :class:`RunConfig`); returns the run folder. See ``ltkit.runs.runner.run``."""
+    from .runs.runner import run as _run
 
     return _run(cfg, **kwargs)
+
 
 __all__ = ["PRESETS", "RunConfig", "run", "__version__"]

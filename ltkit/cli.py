@@ -48,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in PRESETS[name].items()))
             return 0
         if args.command == "status":
-            from .results import format_status, run_status
+            from .runs.status import format_status, run_status
 
             if not Path(args.path).exists():
                 raise FileNotFoundError(f"{args.path}: no such folder")
@@ -61,7 +61,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                        activation=args.activation)
             return 0
         cfg = RunConfig.from_flags(args, preset=args.preset or "")
-        from .runner import run
+        from .runs.runner import run
 
         run(cfg)
         return 0

@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 
 from .config import RunConfig
-from .posthoc import best_row, load_outputs, tde_alpha_sweep
-from .results import load_runs, write_csv
-from .runner import VAL_SWEEP_CSV, run
+from .report.load import load_runs
+from .report.posthoc import best_row, load_outputs, tde_alpha_sweep
+from .runs.record import write_csv
+from .runs.runner import VAL_SWEEP_CSV, run
 from .utils import write_text
 
 #: (preset, evaluation) -> the paper's row name
@@ -118,28 +119,28 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 
 def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, choices: pd.DataFrame) -> None:
-    from . import plots
+    from .report import figures
 
-    fig, ax = plots.figure(figsize=(7, 4))
-    plots.shot_bars(summary, ax=ax, title="Synthetic-LT (ratio 100), ResNet-32: accuracy by shot group")
-    plots.save(fig, out / "shot_accuracy.png")
+    fig, ax = figures.figure(figsize=(7, 4))
+    figures.shot_bars(summary, ax=ax, title="Synthetic-LT (ratio 100), ResNet-32: accuracy by shot group")
+    figures.save(fig, out / "shot_accuracy.png")
 
     base = pd.read_csv(run_dirs["synthetic_baseline"] / "per_class.csv")
     tde = pd.read_csv(run_dirs["synthetic_tde"] / "per_class.csv")
     pc = tde[["class", "train_count", "acc_plain", "acc_tde"]].merge(
         base[["class", "acc_plain"]].rename(columns={"acc_plain": "acc_baseline"}), on="class")
-    fig, ax = plots.figure(figsize=(7, 4))
-    plots.per_class_curve(pc, columns=["acc_baseline", "acc_plain", "acc_tde"],
+    fig, ax = figures.figure(figsize=(7, 4))
+    figures.per_class_curve(pc, columns=["acc_baseline", "acc_plain", "acc_tde"],
                           labels=[m for m in METHODS.values()], ax=ax, title="Per-class accuracy against class size")
-    plots.save(fig, out / "per_class.png")
+    figures.save(fig, out / "per_class.png")
 
     test = sweep.rename(columns=lambda c: c[len("test_"):] if c.startswith("test_") else c)
     validation = sweep[["alpha", "val_overall"]].rename(columns={"val_overall": "overall"})
-    fig, ax = plots.figure(figsize=(7, 4))
-    plots.alpha_sweep(test, ax=ax, suggested=choices.alpha.iloc[1], used=choices.alpha.iloc[0], validation=validation)
-    with plots.style():
+    fig, ax = figures.figure(figsize=(7, 4))
+    figures.alpha_sweep(test, ax=ax, suggested=choices.alpha.iloc[1], used=choices.alpha.iloc[0], validation=validation)
+    with figures.style():
         ax.set_title("TDE alpha: test accuracy by group, validation overall (chosen on validation)")
-    plots.save(fig, out / "alpha_sweep.png")
+    figures.save(fig, out / "alpha_sweep.png")
 
 
 # ------------------------------------------------------------------ the spread checks (tests, benchmarks)
@@ -147,7 +148,7 @@ def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, ch
 def perturbed_initial_weights(scale: float = 1e-6, seed: int = 12345):
     """Inside the block, every model ``ltkit.run`` builds starts from its usual initial weights
     plus ``scale`` * N(0, 1) noise (drawn from ``seed``): the stability check of the quickstart."""
-    from . import runner
+    from .runs import runner
 
     build = runner.build_model
 

@@ -21,25 +21,27 @@ import bisect
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from . import distributed
-from .config import RunConfig
+from .checkpoint import load_checkpoint, save_checkpoint
 from .data import LTData, augment_batch, epoch_indices
 from .data.base import TensorImages
 from .data.transforms import TorchvisionImages
 from .losses import create_loss
+from .machine import cpu
 from .models import create_backbone, create_classifier
 from .models.classifiers import LWSClassifier
 from .models.ghost_bn import use_ghost_batch_norm
 from .tde import MovingAverageFeature, mu_from_lr
-from .runfolder import load_checkpoint, save_checkpoint
-from .records import cpu
 from .utils import channels_last, precision
+
+if TYPE_CHECKING:  # the schema sits above the method; the loop only reads its fields
+    from .config import RunConfig
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -113,19 +115,19 @@ def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
     return model.to(torch.float64) if cfg.dtype == "float64" else model
 
 
-def load_stage1(model: LTModel, path: str) -> None:
+def load_stage1(model: LTModel, cfg: RunConfig) -> None:
     """Two-stage decoupling: copy a stage-1 run's backbone into ``model``, and for LWS also its
     linear classifier weights (LWS only re-scales them). Any other classifier starts from its
-    fresh initialisation, which is cRT (classifier re-training). ``path`` is a run folder or a
+    fresh initialisation, which is cRT (classifier re-training). ``cfg.init_from`` is a run folder or a
     checkpoint file."""
-    p = Path(path)
+    p = Path(cfg.init_from)
     ckpt_path = p / CHECKPOINT if p.is_dir() else p
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"init_from: no checkpoint at {ckpt_path}; point it at a finished stage-1 run folder")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     state = ckpt["model"]
     # the weights of a ReLU backbone under softplus (or back) would load, and mean something else
-    theirs, ours = RunConfig.with_defaults(ckpt.get("config", {})).get("activation"), getattr(model.backbone, "activation", None)
+    theirs, ours = type(cfg).with_defaults(ckpt.get("config", {})).get("activation"), getattr(model.backbone, "activation", None)
     if theirs != ours:
         raise ValueError(f"init_from: {ckpt_path} was trained with activation={theirs!r}, this run has activation={ours!r}")
     backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}

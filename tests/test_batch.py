@@ -11,7 +11,9 @@ import nbformat
 import pytest
 import yaml
 
-from ltkit.batch import expand, load_recipe, main, parse_devices, run_batch
+from ltkit.batch.recipe import expand, load_recipe, parse_devices
+from ltkit.batch.cli import main
+from ltkit.batch.run import run_batch
 from ltkit.config import DEFAULT_DATA_ROOTS, RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +69,20 @@ def seeds_recipe(root: Path, seeds, report=()) -> Path:
     return write_recipe(root / "recipe.yaml", notebook="nb/train.ipynb", output_root=str(root / "runs"),
                         name="s{seed}", base={"epochs": 1, "device": "cpu"}, grid={"seed": list(seeds)},
                         report=list(report))
+
+
+def test_one_run_name_template_for_the_folder_the_record_and_the_batch(work):
+    """A recipe without ``name`` names its runs as a run without ``output_dir`` names its folder;
+    a run's name (run.json's ``run_name``) is its folder's."""
+    from ltkit import RunConfig
+
+    path = write_recipe(work / "recipe.yaml", notebook="nb/train.ipynb", output_root="runs",
+                        base={"epochs": 1, "device": "cpu"}, grid={"seed": [0, 3]})
+    for spec in expand(load_recipe(path)):
+        default = RunConfig(epochs=1, seed=spec.config.seed)
+        assert spec.name == default.run_name == Path(default.resolved_output_dir).name == "synthetic_lt-r100-resnet32-causal_norm-ce-s" + str(spec.config.seed)
+        assert spec.config.run_name == spec.name  # the batch sets output_dir: the record says the folder's name
+    assert RunConfig(output_dir="results/x/cifar10_lt-r100-causal_norm-s0").run_name == "cifar10_lt-r100-causal_norm-s0"
 
 
 # ---------------------------------------------------------------------------- shipped recipes
@@ -300,7 +316,8 @@ def test_missing_kernel_is_a_clear_error(work, capsys):
 
 # ---------------------------------------------------------------------------- LVIS recipes
 def test_lvis_recipe_expands_with_work_dirs_and_checks_lvis_parameters(tmp_path):
-    from ltkit.batch import assign_devices, run_state
+    from ltkit.batch.recipe import assign_devices
+    from ltkit.batch.execute import run_state
 
     r = load_recipe(RECIPES / "table4_lvis.yaml")
     specs = expand(r)
@@ -342,7 +359,7 @@ def dataclasses_replace(spec, **kw):
 def test_the_schema_comes_from_the_notebooks_tag_not_its_name(tmp_path):
     import nbformat
 
-    from ltkit.batch import notebook_schema
+    from ltkit.batch.recipe import notebook_schema
     from ltkit.config import LVISRunConfig
 
     assert notebook_schema(REPO / "notebooks" / "train_lvis.ipynb") is LVISRunConfig
@@ -371,7 +388,7 @@ def test_a_run_folder_held_elsewhere_is_reported_and_the_batch_goes_on(work):
 
     path = seeds_recipe(work, [0, 2])
     held = work / "runs" / "s0"
-    code = "import sys, time\nfrom ltkit import runfolder\nwith runfolder.hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
+    code = "import sys, time\nfrom ltkit.runs.folder import hold\nwith hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
     p = subprocess.Popen([sys.executable, "-c", code, str(held)], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "held"
@@ -427,7 +444,8 @@ echo "Submitted batch job 4242"
 
 def test_slurm_submission_script_carries_the_resources(work, monkeypatch):
     """No cluster here: a stand-in sbatch keeps the script submitit generates for one run."""
-    from ltkit.executors import Resources, make_executor, parse_resources, submit
+    from ltkit.batch.executors import make_executor, submit
+    from ltkit.batch.resources import Resources, parse_resources
 
     bin_dir = work / "bin"
     bin_dir.mkdir()
@@ -447,10 +465,8 @@ def test_slurm_submission_script_carries_the_resources(work, monkeypatch):
     assert res == Resources(partition="gpu", time_min=2160, cpus=16, mem_gb=64.0,
                             sbatch={"account": "lab", "constraint": "a100"}, setup=["module load cuda/12.4"])
     spec = expand(recipe)[0]
-    from ltkit.batch import _run_one
-
     job = submit(make_executor("slurm", work / "runs" / "submitit"), "slurm", res, spec, work / "nb" / "train.ipynb",
-                 "ltkit", work, _run_one)
+                 "ltkit", work)
     assert job.job_id == "4242"
     script = (work / "submitted.sh").read_text()
     for line in ("#SBATCH --partition=gpu", "#SBATCH --time=2160", "#SBATCH --cpus-per-task=16",
@@ -465,7 +481,7 @@ def test_slurm_submission_script_carries_the_resources(work, monkeypatch):
 @pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("30:15", 31), ("12:00:00", 720), ("1-12", 2160),
                                             ("2-00:30", 2910)])
 def test_slurm_time_formats(text, minutes):
-    from ltkit.executors import parse_time
+    from ltkit.batch.resources import parse_time
 
     assert parse_time(text) == minutes
 
@@ -498,7 +514,7 @@ def test_an_interrupted_batch_stops_within_seconds_and_resumes(tmp_path, signame
     import sys
     import time
 
-    from ltkit.runfolder import holder
+    from ltkit.runs.folder import holder
 
     base = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
                 batch_size=16, lr=0.05, warmup_epochs=1, milestones=[2], device="cpu", num_workers=0, progress=False,

@@ -11,10 +11,13 @@ import pandas as pd
 import pytest
 
 import ltkit
-from ltkit.batch import expand, load_recipe, run_state
+from ltkit.batch.recipe import expand, load_recipe
+from ltkit.batch.execute import run_state
 from ltkit.data import load_cifar_lt
 from ltkit.data.fingerprint import KNOWN_CONTENT, NO_BLOCK, label
-from ltkit.results import compare_table, load_runs, read_run, summary_table, table_markdown, trained_on_several
+from ltkit.report.tables import compare_table, summary_table, table_markdown
+from ltkit.report.load import load_runs, trained_on_several
+from ltkit.runs.record import read_run
 
 from conftest import REPO, load_script, requires_shared_cifar10
 from test_data import write_fake_cifar10
@@ -292,7 +295,7 @@ def test_a_recipe_skips_runs_whose_record_is_kept(tmp_path, monkeypatch, capsys)
         "base: {compile: true}\ncases: [{preset: cifar10_lt_tde, data_root: data/cifar10}]\ngrid: {seed: [0, 1]}\n")
     states = {s.name: run_state(s) for s in expand(load_recipe(tmp_path / "r.yaml"))}
     assert states == {"cifar10_lt-r100-causal_norm-s0": "complete", "cifar10_lt-r100-causal_norm-s1": "pending"}
-    from ltkit.batch import run_batch
+    from ltkit.batch.run import run_batch
 
     rows = run_batch(tmp_path / "r.yaml", dry_run=True)
     assert [r["status"] for r in rows] == ["would skip", "would run"]

@@ -411,10 +411,10 @@ def test_a_held_work_dir_is_refused_before_anything_runs(tmp_path, lvis_data):
     import subprocess
     import sys
 
-    from ltkit.runfolder import RunFolderLocked
+    from ltkit.runs.folder import RunFolderLocked
 
     work = tmp_path / "work"
-    code = "import sys, time\nfrom ltkit import runfolder\nwith runfolder.hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
+    code = "import sys, time\nfrom ltkit.runs.folder import hold\nwith hold(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
     p = subprocess.Popen([sys.executable, "-c", code, str(work)], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "held"
@@ -462,7 +462,7 @@ def test_lvis_runs_fill_the_paper_tables(tiny_runs, tmp_path):
     """run.json has the classification shape: load_runs reads it, Tables 4/5 and the LVIS summary render it."""
     import shutil
 
-    from ltkit import reports, results
+    from ltkit import report
 
     rec = tiny_runs["lvis_v1/htc_without_semantic_r101_fpn_20e_tde"]
     src = __import__("pathlib").Path(rec["params"]["output_dir"]) / "run.json"
@@ -473,24 +473,24 @@ def test_lvis_runs_fill_the_paper_tables(tiny_runs, tmp_path):
         r["params"].update(dataset=version, tiny=False)  # stand-ins for full-size runs of the paper's detector
         (d / "run.json").write_text(json.dumps(r))
     shutil.copytree(src.parent, tmp_path / "results" / "tiny", ignore=shutil.ignore_patterns("*.pth", "eval"))
-    runs = results.load_runs(tmp_path / "results")
+    runs = report.load_runs(tmp_path / "results")
     assert set(runs.evaluation) == set(EVALUATIONS) and (runs.task == "detection").all()
-    t4 = results.compare_table(runs, "table4")
+    t4 = report.compare_table(runs, "table4")
     row = t4[(t4.method == "De-confound-TDE (v1.0)") & (t4.column == "APr")].iloc[0]
     assert row.n == 1 and row.ours_mean == pytest.approx(rec["metrics"]["tde"]["APr"]) and row.paper == 16.0
     assert row["diff"] == pytest.approx(row.ours_mean - 16.0)
     base = t4[(t4.method == "De-confound (v1.0)") & (t4.column == "APbbox")].iloc[0]
     assert base.ours_mean == pytest.approx(rec["metrics"]["plain"]["APbbox"])
     assert t4[(t4.method == "EQL (v0.5)")].n.eq(0).all()  # quoted rows stay, without ltkit numbers
-    t5 = results.compare_table(runs, "table5")
+    t5 = report.compare_table(runs, "table5")
     off = t5[(t5.method == "De-confound-TDE, BG-exempted False") & (t5.column == "AP")].iloc[0]
     assert off.ours_mean == pytest.approx(rec["metrics"]["tde_without_bg_exemption"]["AP"]) and off.paper == 23.4
     assert "De-confound (no TDE)" in set(t5.method)
-    written = reports.write_tables(tmp_path / "results", tmp_path / "tables")
+    written = report.write_tables(tmp_path / "results", tmp_path / "tables")
     assert {"table4.md", "table5.tex", "lvis_summary.md"} <= set(written)
     summary = (tmp_path / "tables" / "lvis_summary.md").read_text()
     assert "htc_without_semantic_r101_fpn_20e" in summary and "De-confound-TDE" in summary
-    assert results.summary_table(runs).empty  # the classification summary leaves LVIS runs out
+    assert report.summary_table(runs).empty  # the classification summary leaves LVIS runs out
 
 
 def test_train_lvis_notebook_then_tables_and_figures(tmp_path):
@@ -541,7 +541,7 @@ def test_lvis_batch_runs_then_skips(tmp_path):
     import yaml
     from pathlib import Path
 
-    from ltkit.batch import run_batch
+    from ltkit.batch.run import run_batch
 
     root = Path(__file__).resolve().parents[1]
     recipe = tmp_path / "lvis.yaml"

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import ltkit
-from ltkit.results import read_run
+from ltkit.runs.record import read_run
 
 from test_data import write_fake_cifar10
 

@@ -121,7 +121,7 @@ def test_posthoc_notebook(trained, tmp_path, kernel):
     execute("posthoc", tmp_path / "posthoc.ipynb", kernel, run_dir=str(trained), output_dir=str(out))
     sweep = pd.read_csv(out / "tde_alpha_sweep.csv")
     assert len(sweep) == 21 and {"alpha", "overall", "many", "medium", "few"} <= set(sweep.columns)
-    from ltkit.posthoc import load_outputs, tde_alpha_sweep
+    from ltkit.report.posthoc import load_outputs, tde_alpha_sweep
     direct = tde_alpha_sweep(load_outputs(trained))
     cols = ["alpha", "overall", "many", "medium", "few"]
     pd.testing.assert_frame_equal(sweep[cols], direct[cols], check_exact=False, atol=1e-9)

@@ -23,7 +23,7 @@ def test_an_installed_wheel_builds_the_tables_from_a_results_folder(tmp_path):
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
                    capture_output=True, timeout=300)
-    code = ("import sys, ltkit; from ltkit.reports import write_tables; "
+    code = ("import sys, ltkit; from ltkit.report.writers import write_tables; "
             "print(ltkit.__file__); write_tables(sys.argv[1], sys.argv[2])")
     done = subprocess.run([str(python), "-c", code, str(REPO / "results" / "reproductions"), str(out)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)

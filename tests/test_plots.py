@@ -1,10 +1,10 @@
-"""ltkit.plots only draws: in its style, and without touching matplotlib's global state."""
+"""ltkit.report.figures only draws: in its style, and without touching matplotlib's global state."""
 
 import matplotlib
 import numpy as np
 import pandas as pd
 
-from ltkit import plots
+from ltkit.report import figures
 
 
 def _frames():
@@ -24,16 +24,16 @@ def test_drawing_changes_no_global_state(tmp_path):
     backend = matplotlib.get_backend()
     before = dict(matplotlib.rcParams)
     figures_before = plt.get_fignums()
-    fig, ax = plots.figure(figsize=(4, 3))
-    plots.shot_bars(bars, ax=ax, title="t")
-    plots.save(fig, tmp_path / "bars.png", pdf=True)
-    for draw in (lambda ax: plots.per_class_curve(per_class, columns=["x"], ax=ax),
-                 lambda ax: plots.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
-                 lambda ax: plots.cosine_histogram(cos, ax=ax, title="c"),
-                 lambda ax: plots.accuracy_per_epoch(pd.DataFrame({"epoch": [1, 2], "test_tde": [1.0, 2.0]}), ax=ax)):
-        fig, ax = plots.figure()
+    fig, ax = figures.figure(figsize=(4, 3))
+    figures.shot_bars(bars, ax=ax, title="t")
+    figures.save(fig, tmp_path / "bars.png", pdf=True)
+    for draw in (lambda ax: figures.per_class_curve(per_class, columns=["x"], ax=ax),
+                 lambda ax: figures.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
+                 lambda ax: figures.cosine_histogram(cos, ax=ax, title="c"),
+                 lambda ax: figures.accuracy_per_epoch(pd.DataFrame({"epoch": [1, 2], "test_tde": [1.0, 2.0]}), ax=ax)):
+        fig, ax = figures.figure()
         draw(ax)
-        plots.save(fig, tmp_path / "x.png")
+        figures.save(fig, tmp_path / "x.png")
     assert matplotlib.get_backend() == backend
     changed = {k for k in before if matplotlib.rcParams[k] != before[k]}
     assert not changed, changed
@@ -45,7 +45,7 @@ def test_the_style_applies_to_the_kit_figures_only():
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    fig, ax = plots.figure()
+    fig, ax = figures.figure()
     (line,) = ax.plot([0, 1], [0, 1])
     assert any(g.get_visible() for g in ax.get_ygridlines())  # seaborn's whitegrid
     assert matplotlib.colors.to_hex(line.get_color()) == matplotlib.colors.to_hex(sns.color_palette("colorblind")[0])
@@ -57,7 +57,7 @@ def test_without_an_axes_a_function_draws_a_pyplot_figure_for_notebooks():
     import matplotlib.pyplot as plt
 
     bars, *_ = _frames()
-    ax = plots.shot_bars(bars)
+    ax = figures.shot_bars(bars)
     assert ax.figure.number in plt.get_fignums()
     plt.close(ax.figure)
 
@@ -71,7 +71,7 @@ def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
     gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
     run = gap / "cifar10_lt-r100-causal_norm-test_every-s0"
     hist = pd.read_csv(run / "history.csv")
-    fig = plots.run_overview(run)
+    fig = figures.run_overview(run)
     try:
         assert len(fig.axes) == 4  # loss (with its accuracy twin), test curves, shot bars
         panel = next(ax for ax in fig.axes if ax.get_title() == "test accuracy per epoch")
@@ -86,7 +86,7 @@ def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
         assert list(marker.get_xdata()) == [best.epoch] and list(marker.get_ydata()) == [best.test_tde]
     finally:
         plt.close(fig)
-    fig = plots.run_overview(gap / "cifar10_lt-r100-causal_norm-fp32-s0")
+    fig = figures.run_overview(gap / "cifar10_lt-r100-causal_norm-fp32-s0")
     try:
         assert len(fig.axes) == 3 and not any(ax.get_title() == "test accuracy per epoch" for ax in fig.axes)
     finally:
@@ -103,13 +103,13 @@ def test_per_class_comparison_draws_each_run_class_by_class(tmp_path):
 
     import pytest
 
-    from ltkit.reports import per_class_of_runs
+    from ltkit.report.writers import per_class_of_runs
 
     gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
     folders = {"lossless": gap / "cifar10_lt-r100-causal_norm-lossless-s0",
                "q75": gap / "cifar10_lt-r100-causal_norm-test_every-s0"}
     per_class = per_class_of_runs(folders)
-    fig = plots.per_class_comparison(per_class, titles=["De-confound", "De-confound-TDE"])
+    fig = figures.per_class_comparison(per_class, titles=["De-confound", "De-confound-TDE"])
     try:
         assert [ax.get_title() for ax in fig.axes] == ["De-confound", "De-confound-TDE"]
         for ax, col in zip(fig.axes, ("acc_plain", "acc_tde")):

@@ -1,4 +1,4 @@
-"""ltkit.posthoc: every sweep value against the logits written out independently, scored one
+"""ltkit.report.posthoc: every sweep value against the logits written out independently, scored one
 value at a time with ltkit.evaluate.shot_accuracy."""
 
 import dataclasses
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ltkit.evaluate import shot_accuracy
-from ltkit.posthoc import (
+from ltkit.report.posthoc import (
     DEFAULT_ALPHAS,
     CachedOutputs,
     best_row,

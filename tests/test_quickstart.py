@@ -110,7 +110,7 @@ def test_alpha_is_chosen_on_the_validation_split(quick):
 
 
 def _cosines(run_dir):
-    from ltkit.posthoc import load_outputs
+    from ltkit.report.posthoc import load_outputs
     from ltkit.tde import head_cosines
 
     o = load_outputs(run_dir)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from ltkit.quickstart import METHODS, choices_markdown, summary_markdown
-from ltkit.records import RELEVANT_CPU_FLAGS, Report, cpu, header_lines, write_record
+from ltkit.machine import RELEVANT_CPU_FLAGS, cpu
+from ltkit.runs.provenance import Report, header_lines, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "results" / "reference" / "quickstart"
@@ -73,7 +74,7 @@ def test_a_report_names_the_code_as_it_was_when_the_benchmark_started(tmp_path, 
     """An edit made while a benchmark measures must not change its record's provenance: the
     header is taken when the Report is made (a record once said 'dirty' for a README edited
     during the run)."""
-    import ltkit.records as records
+    import ltkit.runs.provenance as records
 
     states = iter([{"commit": "a" * 40, "dirty": False}, {"commit": "b" * 40, "dirty": True}])
     monkeypatch.setattr(records, "git_state", lambda *a, **k: next(states))
@@ -86,7 +87,7 @@ def test_a_report_names_the_code_as_it_was_when_the_benchmark_started(tmp_path, 
 def test_changed_records_do_not_make_the_tree_dirty_but_code_does(tmp_path):
     import subprocess
 
-    from ltkit.records import git_state
+    from ltkit.runs.provenance import git_state
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -132,7 +133,7 @@ def test_reproduction_records_are_complete_and_from_clean_commits():
 
 @pytest.mark.parametrize("records, tables", [(REPRODUCTIONS, TABLES), (JPEG, TABLES_JPEG)], ids=["release", "jpeg_copy"])
 def test_committed_tables_are_what_the_records_give(tmp_path, records, tables):
-    from ltkit.reports import write_tables
+    from ltkit.report.writers import write_tables
 
     written = write_tables(records, tmp_path)
     for name in ("table3.md", "table3.csv", "table3_cifar10.md", "summary.md"):

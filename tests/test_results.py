@@ -1,4 +1,4 @@
-"""The paper-table comparison on classification runs (``ltkit.results.compare_table``)."""
+"""The paper-table comparison on classification runs (``ltkit.report.tables.compare_table``)."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ltkit.results import compare_table, full_length, paper_numbers
+from ltkit.report.tables import compare_table, paper_numbers
+from ltkit.report.load import full_length
 
 
 def _row(dataset, classifier, evaluation, overall, *, epochs, seed=0, steps_per_epoch=0, init_from="", **extra):
@@ -49,7 +50,7 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
     import sys
 
     from ltkit.cli import main
-    from ltkit.results import run_status
+    from ltkit.runs.status import run_status
     from ltkit.utils import write_json
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -86,7 +87,7 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
 
 def test_time_left_ignores_one_epoch_that_held_a_pause():
     """progress(): an epoch that held a long pause (its time_s in hours) does not set the estimate."""
-    from ltkit.runner import progress
+    from ltkit.runs.runner import progress
 
     history = [dict(epoch=e, loss=1.0, train_acc=50.0, images_per_s=700.0, time_s=16.0) for e in range(1, 10)]
     history[5]["time_s"] = 7200.0  # epoch 6 was stopped for two hours

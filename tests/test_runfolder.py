@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import ltkit
-from ltkit import RunConfig, runfolder
-from ltkit.results import run_status
+from ltkit import RunConfig, checkpoint
+from ltkit.runs import folder as runfolder
+from ltkit.runs.status import run_status
 
 TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
             batch_size=16, lr=0.05, warmup_epochs=1, milestones=(2,), progress=False, num_workers=0, device="cpu",
@@ -21,8 +22,8 @@ QUIET = dict(log=lambda *_: None)
 
 HOLDER = """
 import sys, time
-from ltkit import runfolder
-with runfolder.hold(sys.argv[1]):
+from ltkit.runs.folder import hold
+with hold(sys.argv[1]):
     print("held", flush=True)
     time.sleep(120)
 """
@@ -75,11 +76,11 @@ def test_the_lock_is_reentrant_and_covers_the_processes_it_starts(tmp_path):
         with runfolder.hold(folder):  # the runner inside a held batch step, say
             pass
         child = subprocess.run(
-            [sys.executable, "-c", "import sys; from ltkit import runfolder\nwith runfolder.hold(sys.argv[1]): print('ok')",
+            [sys.executable, "-c", "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
              str(folder)], env=runfolder.child_env(folder), capture_output=True, text=True, timeout=60)
         assert child.stdout.strip() == "ok", child.stderr
         other = subprocess.run(  # the same command without the torchrun-style hand-over is refused
-            [sys.executable, "-c", "import sys; from ltkit import runfolder\nwith runfolder.hold(sys.argv[1]): print('ok')",
+            [sys.executable, "-c", "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
              str(folder)], capture_output=True, text=True, timeout=60)
         assert other.returncode != 0 and "RunFolderLocked" in other.stderr
     assert runfolder.holder(folder) is None
@@ -94,17 +95,17 @@ def _truncate(path: Path, keep: float = 0.5) -> None:
 def test_checkpoint_intact_spots_a_file_cut_short(tmp_path):
     good = tmp_path / "a.pt"
     torch.save({"w": torch.arange(1000.0)}, good)
-    assert runfolder.checkpoint_intact(good) is None
+    assert checkpoint.checkpoint_intact(good) is None
     _truncate(good, 0.9)
-    assert "cut short" in runfolder.checkpoint_intact(good)
-    assert runfolder.checkpoint_intact(tmp_path / "none.pt") == "missing"
+    assert "cut short" in checkpoint.checkpoint_intact(good)
+    assert checkpoint.checkpoint_intact(tmp_path / "none.pt") == "missing"
 
 
 def test_the_previous_checkpoint_stays_until_the_new_one_is_in_place(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    runfolder.save_checkpoint(path, {"epoch": 1})
-    runfolder.save_checkpoint(path, {"epoch": 2})
-    prev = runfolder.previous_path(path)
+    checkpoint.save_checkpoint(path, {"epoch": 1})
+    checkpoint.save_checkpoint(path, {"epoch": 2})
+    prev = checkpoint.previous_path(path)
     assert torch.load(path)["epoch"] == 2 and torch.load(prev)["epoch"] == 1
 
     real_save = torch.save
@@ -116,7 +117,7 @@ def test_the_previous_checkpoint_stays_until_the_new_one_is_in_place(tmp_path, m
 
     monkeypatch.setattr(torch, "save", disk_full)
     with pytest.raises(OSError, match="No space"):
-        runfolder.save_checkpoint(path, {"epoch": 3})
+        checkpoint.save_checkpoint(path, {"epoch": 3})
     monkeypatch.undo()
     assert torch.load(path)["epoch"] == 2 and torch.load(prev)["epoch"] == 1
     assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt"}  # no temp left
@@ -157,12 +158,12 @@ def test_a_ctrl_c_while_a_checkpoint_is_written_lands_after_it(tmp_path, monkeyp
     ("unexpected pos") and the run was recorded failed. Now the checkpoint completes, then the
     KeyboardInterrupt arrives."""
     path = tmp_path / "checkpoint.pt"
-    runfolder.save_checkpoint(path, {"epoch": 1})
+    checkpoint.save_checkpoint(path, {"epoch": 1})
     _signal_mid_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        runfolder.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(1000)})
+        checkpoint.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(1000)})
     monkeypatch.undo()
-    assert torch.load(path)["epoch"] == 2 and torch.load(runfolder.previous_path(path))["epoch"] == 1
+    assert torch.load(path)["epoch"] == 2 and torch.load(checkpoint.previous_path(path))["epoch"] == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
 
@@ -171,7 +172,7 @@ def test_a_process_that_ignores_ctrl_c_keeps_ignoring_it_while_saving(tmp_path, 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _signal_mid_write(monkeypatch)
-        runfolder.save_checkpoint(path, {"epoch": 1})  # no KeyboardInterrupt
+        checkpoint.save_checkpoint(path, {"epoch": 1})  # no KeyboardInterrupt
         monkeypatch.undo()
         assert torch.load(path)["epoch"] == 1 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
@@ -206,7 +207,7 @@ def test_no_readable_checkpoint_is_an_error_that_names_the_files(tmp_path):
     _truncate(part / "checkpoint.pt")
     _truncate(part / "checkpoint.prev.pt")
     (part / "run.json").unlink()
-    with pytest.raises(runfolder.CheckpointError) as e:
+    with pytest.raises(checkpoint.CheckpointError) as e:
         ltkit.run(RunConfig(**TINY, epochs=3, output_dir=str(part)), **QUIET)
     msg = str(e.value)
     assert str(part / "checkpoint.pt") in msg and str(part / "checkpoint.prev.pt") in msg
@@ -218,7 +219,7 @@ def test_a_library_error_raised_over_a_ctrl_c_counts_as_an_interruption():
     dressed as another error, as torch.save's writer does."""
     import io
 
-    from ltkit.runner import _interrupted
+    from ltkit.runs.runner import _interrupted
 
     class InterruptedFile(io.BytesIO):  # Ctrl-C on the third write, inside torch's C++ writer
         writes = 0
@@ -234,3 +235,40 @@ def test_a_library_error_raised_over_a_ctrl_c_counts_as_an_interruption():
     assert _interrupted(caught.value)
     assert not _interrupted(RuntimeError("a real failure"))
     assert _interrupted(KeyboardInterrupt())
+
+
+def test_one_helper_starts_every_run_in_its_folder():
+    """The classification and LVIS runners both start runs through ltkit.runs.launch, and neither
+    takes a lock or starts torchrun on its own."""
+    from test_design import import_graph
+
+    graph = import_graph()
+    for runner in ("ltkit.runs.runner", "ltkit.detection.run"):
+        assert "ltkit.runs.launch" in graph[runner]
+        assert "ltkit.runs.folder" not in graph[runner], runner
+
+
+def test_the_helper_relaunches_under_its_lock_and_checks_gpus(tmp_path):
+    from ltkit.runs.launch import run_in_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    code = "import os, sys; from ltkit.runs.folder import HELD_ENV; print(os.environ.get(HELD_ENV))"
+    seen = {}
+
+    def relaunched():
+        seen["locked"] = runfolder.holder(folder) is not None  # still under the launcher's lock
+        return "relaunched"
+
+    out = run_in_folder(folder, gpus=2, here=lambda: "here", cuda=False, log=lambda *_: None,
+                        command=lambda: [sys.executable, "-c", code + "; sys.exit(0 if os.environ.get(HELD_ENV) else 3)"],
+                        relaunched=relaunched)
+    assert out == "relaunched" and seen == {"locked": True}
+    assert run_in_folder(folder, gpus=1, here=lambda: "here", command=list, relaunched=str) == "here"
+    with pytest.raises(ValueError, match="gpus: 64 requested"):
+        run_in_folder(folder, gpus=64, here=lambda: "here", command=list, relaunched=str, cuda=True)
+    with runfolder.hold(folder):
+        code = ("import sys; from ltkit.runs.launch import run_in_folder; "
+                "run_in_folder(sys.argv[1], gpus=1, here=lambda: 0, command=list, relaunched=str)")
+        other = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0 and "RunFolderLocked" in other.stderr

@@ -127,7 +127,7 @@ def test_a_short_places_lt_run_on_stand_in_images_at_the_listed_paths(lt_splits,
     train_tf, test_tf = listfile.imagenet_train_transform, listfile.imagenet_test_transform
     monkeypatch.setattr(listfile, "imagenet_train_transform", lambda: train_tf(32))
     monkeypatch.setattr(listfile, "imagenet_test_transform", lambda: test_tf(32, 36))
-    monkeypatch.setattr("ltkit.runner.imagenet_test_transform", lambda: test_tf(32, 36))
+    monkeypatch.setattr("ltkit.runs.runner.imagenet_test_transform", lambda: test_tf(32, 36))
     cfg = ltkit.RunConfig.preset("places_lt_tde", data_root=str(root), backbone="resnet32", epochs=1,
                                  batch_size=128, eval_batch_size=256, alpha="val", num_workers=0, device="cpu",
                                  amp=False, progress=False, output_dir=str(tmp_path / "run"))

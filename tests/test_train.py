@@ -10,7 +10,7 @@ import torch
 
 import ltkit
 from ltkit import RunConfig
-from ltkit.results import load_runs
+from ltkit.report.load import load_runs
 from ltkit.train import cosine_lr, lr_at_epoch, warmup_multistep_lr
 
 
@@ -183,7 +183,7 @@ def test_test_every_run_stopped_in_a_test_pass_resumes_without_a_gap(tmp_path, m
     """A stop during an epoch's test pass (here: epoch 2's) must not leave that epoch's row without its
     test accuracy: the accuracies go into the epoch's own checkpoint, so the resumed run redoes the
     epoch and its test pass. (They were once added after the checkpoint, and a stop there left a gap.)"""
-    import ltkit.runner as runner
+    import ltkit.runs.runner as runner
 
     cfg = RunConfig(**{**TINY, "epochs": 3}, classifier="causal_norm", alpha=1.0, test_every=1, amp=False,
                     output_dir=str(tmp_path / "r"))
@@ -229,7 +229,8 @@ def test_records_from_before_a_field_existed_count_as_its_default(tmp_path):
     logs = []
     ltkit.run(cfg, log=logs.append)
     assert "complete already" in logs[0]
-    from ltkit.batch import RunSpec, run_state
+    from ltkit.batch.recipe import RunSpec
+    from ltkit.batch.execute import run_state
     assert run_state(RunSpec(name="r", parameters={}, config=cfg, output_dir=str(run_dir))) == "complete"
     assert run_state(RunSpec(name="r", parameters={}, config=cfg.replace(pipeline="torchvision"), output_dir=str(run_dir))) == "stale"
     # a checkpoint without the field resumes; one with another value is refused
@@ -456,7 +457,7 @@ def test_quickstart_presets_train_in_fp32_on_every_machine():
 # ----------------------------------------------------------------------------- live progress
 def test_history_and_progress_are_written_after_every_epoch(tmp_path, monkeypatch):
     """While a run trains, history.csv and run.json's progress already hold each finished epoch."""
-    import ltkit.runner as R
+    import ltkit.runs.runner as R
 
     seen = []
     real_train = R.train

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 import ltkit
-from ltkit.records import Report
+from ltkit.runs.provenance import Report
 from ltkit.utils import resolve_device
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "speed"))
 from cifar_pipeline import cifar_root  # noqa: E402  (the throughput benchmark's shared-CIFAR fallback)

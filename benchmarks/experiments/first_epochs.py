@@ -12,7 +12,7 @@ many steps lie above ln C, and the losses of the first ``--show`` steps.
 
 Data: ``--data-root`` holding ``cifar-10-batches-py`` (CIFAR presets), or the team's ``../shared``
 CIFAR-10 zip (converted into a temp folder). It writes its record (the provenance header of
-``ltkit.records``, then the table) to ``results/benchmarks/first_epochs_<first case's preset>.txt``
+``ltkit.runs.provenance``, then the table) to ``results/benchmarks/first_epochs_<first case's preset>.txt``
 unless ``--output`` says otherwise.
 """
 
@@ -29,7 +29,7 @@ import torch
 import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.losses import create_loss
-from ltkit.records import Report
+from ltkit.runs.provenance import Report
 from ltkit.train import TrainForward, make_step, build_model, lr_at_step, steps_per_epoch, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 

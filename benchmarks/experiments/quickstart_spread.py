@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ltkit.quickstart import cell_differences, other_thread_count, perturbed_initial_weights, quickstart
-from ltkit.records import Report
+from ltkit.runs.provenance import Report
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 

@@ -31,7 +31,7 @@ team's ``../shared`` CIFAR-10 zip (converted into a temp folder), else it stops 
     python benchmarks/speed/cifar_pipeline.py --rounds 3 --steps 10
     python benchmarks/speed/cifar_pipeline.py --rounds 5 --steps 10 --compile --floor   # the full record
 
-It writes its record (the provenance header of ``ltkit.records``, then the table) to
+It writes its record (the provenance header of ``ltkit.runs.provenance``, then the table) to
 ``results/benchmarks/cifar_pipeline_<cpu|cuda>.txt`` unless ``--output`` says otherwise.
 """
 
@@ -52,7 +52,7 @@ import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
-from ltkit.records import Report
+from ltkit.runs.provenance import Report
 from ltkit.train import TrainForward, make_step, build_model, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded, decode_and_transform,
                                  imagenet_train_transform)
-from ltkit.records import Report
+from ltkit.runs.provenance import Report
 from ltkit.utils import resolve_device
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"

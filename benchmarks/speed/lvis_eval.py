@@ -42,7 +42,7 @@ def main(argv=None) -> int:
 
     from ltkit.detection.evaluation import METRICS, evaluate_lvis
     from ltkit.detection.synthetic import make_synthetic_lvis, noisy_detections
-    from ltkit.records import Report
+    from ltkit.runs.provenance import Report
 
     out = Report()
 

@@ -1,4 +1,4 @@
-"""Time ``ltkit.posthoc.tde_alpha_sweep`` against a naive loop over ``ltkit.tde.tde_logits``.
+"""Time ``ltkit.report.posthoc.tde_alpha_sweep`` against a naive loop over ``ltkit.tde.tde_logits``.
 
 Random non-negative features (post-ReLU-like), N x D, C classes, a long-tailed count profile,
 21 alphas (the sweep's default grid). The naive loop recomputes the full TDE logits for every
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from ltkit.evaluate import shot_accuracy
-from ltkit.posthoc import DEFAULT_ALPHAS, CachedOutputs, tde_alpha_sweep
-from ltkit.records import Report
+from ltkit.report.posthoc import DEFAULT_ALPHAS, CachedOutputs, tde_alpha_sweep
+from ltkit.runs.provenance import Report
 from ltkit.tde import tde_logits
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
@@ -73,7 +73,7 @@ def main() -> None:
     alphas = DEFAULT_ALPHAS
     df = tde_alpha_sweep(out, alphas)  # warm-up, and the equality check
     ref = naive(out, alphas)
-    # the two agree up to float32 rounding (see ltkit.posthoc): report the largest difference
+    # the two agree up to float32 rounding (see ltkit.report.posthoc): report the largest difference
     diff = max(abs(df[k].iloc[i] - r[k]) for i, r in enumerate(ref) for k in ("overall", "many", "medium", "few"))
 
     t_sweep = best_time(lambda: tde_alpha_sweep(out, alphas), args.repeats)

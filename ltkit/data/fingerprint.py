@@ -18,7 +18,7 @@ loader hashes what it decoded, and the run writes that hash into its record:
 * ``subset``: the long-tailed training subset the seed drew: per-class counts and a SHA-256 of
   the sorted training indices into the full training split.
 
-Tables pool only runs whose data has the same :func:`label` (``ltkit.results.compare_table``).
+Tables pool only runs whose data has the same :func:`label` (``ltkit.report.tables.compare_table``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ under each requested test-time variant of the same weights:
 * ``tde_without_bg_exemption``: TDE logits, softmax over all columns (Table 5's "False" row).
 
 ``run.json`` (and ``config.py``, the resolved mmdet config) has the classification runs' shape (``status``, ``params``, ``environment``,
-``timings``, ``metrics`` by evaluation name, in percent) so ``ltkit.results.load_runs`` and
+``timings``, ``metrics`` by evaluation name, in percent) so ``ltkit.report.load.load_runs`` and
 ``tables.ipynb`` read both. Metrics: mask AP, AP50, AP75, APs/m/l, APr, APc, APf and the box
 AP as ``APbbox`` (the paper's Table 4 columns), plus every box metric as ``bbox_<name>``.
 
@@ -33,8 +33,10 @@ from typing import Any, Dict, Optional
 import torch
 
 from .. import distributed as dist
+from ..checkpoint import checkpoint_intact
 from ..config import LVIS_EVALUATIONS, LVISRunConfig, lvis_config_path
-from ..runfolder import checkpoint_intact, child_env, hold
+from ..runs.launch import run_in_folder
+from ..runs.record import read_run
 from ..utils import write_json, write_text
 from .data import check_data, dataset_cfg, dataset_version, set_data_root
 from .evaluation import METRICS, evaluate_lvis
@@ -164,7 +166,7 @@ def _join_torchrun() -> tuple:
 def latest_checkpoint(work_dir, *, log=None) -> Optional[Path]:
     """The checkpoint a resumed run continues from: mmdet's ``find_latest_checkpoint``
     (``latest.pth``, else the highest-numbered ``*_N.pth``) when it is intact, else the newest
-    older ``epoch_*.pth`` / ``iter_*.pth`` that is. Intact is ``ltkit.runfolder.checkpoint_intact``
+    older ``epoch_*.pth`` / ``iter_*.pth`` that is. Intact is ``ltkit.checkpoint.checkpoint_intact``
     (it reads the zip directory at the end of the file, not the weights), so a file cut short by a
     kill or a full disk is skipped, with a warning, without loading every candidate."""
     import warnings
@@ -333,27 +335,16 @@ def run(cfg: LVISRunConfig) -> Optional[Dict[str, Any]]:
         from .synthetic import make_synthetic_lvis
 
         make_synthetic_lvis(cfg.data_root)
-    if dist.under_torchrun() and int(os.environ.get("RANK", "0")) != 0:
-        return _run(cfg)  # rank 0 (or the process that started torchrun) holds the work_dir's lock
-    with hold(cfg.work_dir):  # ltkit.runfolder.RunFolderLocked when another process runs there
-        if cfg.gpus > 1 and not dist.under_torchrun():
-            import subprocess
-
-            from ..results import read_run
-
-            if torch.cuda.device_count() < cfg.gpus:
-                raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
-            subprocess.run(dist.torchrun_command(cfg.replace(synthetic=False)), check=True,
-                           env=child_env(cfg.work_dir))  # the ranks run under this process's lock
-            return read_run(cfg.work_dir)
-        return _run(cfg)
+    return run_in_folder(cfg.work_dir, gpus=cfg.gpus, here=lambda: _run(cfg),
+                         command=lambda: dist.torchrun_command(cfg.replace(synthetic=False)),
+                         relaunched=lambda: read_run(cfg.work_dir))
 
 
 def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
     import mmcv
     import mmdet
 
-    from ..results import environment
+    from ..runs.provenance import environment
 
     t0 = time.time()
     _join_torchrun()
@@ -400,12 +391,10 @@ def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
         "status": "complete",
         "run_name": work_dir.name,
         "task": "detection",
-        "params": {
-            "dataset": dataset, "config": str(config), "framework": _family(config), "classifier": classifier,
-            "data_root": c.data_root, "alpha": alpha_used, "eval_only": c.eval_only, "tiny": c.tiny,
-            "max_epochs": cfg.runner.get("max_epochs"), "samples_per_gpu": cfg.data.samples_per_gpu, "gpus": world,
-            "seed": c.seed, "backend": backend, "cfg_options": c.cfg_options, "evaluations": list(evaluations),
-            "output_dir": str(work_dir),
+        "params": {  # the schema's fields, with the values this run resolved, and what the tables read
+            **c.to_dict(), "alpha": alpha_used, "max_epochs": cfg.runner.get("max_epochs"),
+            "samples_per_gpu": cfg.data.samples_per_gpu, "gpus": world, "evaluations": list(evaluations),
+            "dataset": dataset, "framework": _family(config), "classifier": classifier, "output_dir": str(work_dir),
         },
         "environment": dict(environment(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
                             mmdet=mmdet.__version__, mmcv=mmcv.__version__),

@@ -193,8 +193,8 @@ def main(argv=None) -> int:
     if not cfg_src.is_file():
         ap.error(f"no {cfg_src}")
 
-    from ltkit.records import Report
-    from ltkit.runfolder import hold
+    from ltkit.runs.provenance import Report
+    from ltkit.runs.folder import hold
 
     report = Report()  # provenance taken before anything runs
     with hold(out):

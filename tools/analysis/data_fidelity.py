@@ -13,7 +13,7 @@ The first root is the reference; every root holds ``cifar-10-batches-py/`` with 
 the same order (``tools/data/cifar10_binary_to_batches.py --order-like`` makes the lossless one so;
 ``tools/data/reencode_cifar.py`` keeps the order). Labels must agree image by image. PSNR is over
 all pixels of a split (10 log10(255^2 / MSE)); MAE in grey levels. The record starts with the
-usual provenance header (``ltkit.records``).
+usual provenance header (``ltkit.runs.provenance``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(HERE.parents[1]))
 
 from ltkit.data.cifar import read_split  # noqa: E402
-from ltkit.records import Report  # noqa: E402
+from ltkit.runs.provenance import Report  # noqa: E402
 
 SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 

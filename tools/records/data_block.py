@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from ltkit.config import STUDIES, RunConfig  # noqa: E402
 from ltkit.data import load_dataset  # noqa: E402
-from ltkit.records import git_state  # noqa: E402
-from ltkit.results import read_run, write_run_json  # noqa: E402
+from ltkit.runs.provenance import git_state  # noqa: E402
+from ltkit.runs.record import read_run, write_run_json  # noqa: E402
 
 
 def block_for(params: Dict[str, Any], data_root: str) -> Dict[str, Any]:

@@ -25,7 +25,20 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import (
+    Any,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 S = TypeVar("S", bound="Schema")
 
@@ -42,6 +55,9 @@ class Schema:
     EXECUTION_FIELDS: ClassVar[FrozenSet[str]] = frozenset()
     RESOLVED_FIELDS: ClassVar[FrozenSet[str]] = frozenset()
     FOLDER_FIELD: ClassVar[str] = "output_dir"
+    #: the name of a run whose folder is not given, over ``name_values()``: the default folder's
+    #: name, and a batch recipe's default ``name``
+    NAME_TEMPLATE: ClassVar[str] = ""
     PRESETS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     #: the command that runs one such run: ``python -m <CLI[0]> <CLI[1:]> <positional fields> <flags>``
     CLI: ClassVar[Tuple[str, ...]] = ()

@@ -1,9 +1,9 @@
 """The report writers: tables, figures and post-hoc analyses written from run records.
 
-These load runs (``ltkit.results``), aggregate and sweep (``ltkit.posthoc``), draw
-(``ltkit.plots``, which only draws) and write files atomically; the notebooks ``tables.ipynb``,
+These load runs (``ltkit.report``), aggregate and sweep (``ltkit.report.posthoc``), draw
+(``ltkit.report.figures``, which only draws) and write files atomically; the notebooks ``tables.ipynb``,
 ``figures.ipynb`` and ``posthoc.ipynb`` call them. Figures are made on Figures that pyplot does
-not manage (``plots.figure``), so writing a report opens no window and changes no global
+not manage (``figures.figure``), so writing a report opens no window and changes no global
 matplotlib state.
 
 * :func:`write_tables` -- ``results/tables``: the summary tables and the paper's Tables 2-5
@@ -24,25 +24,23 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import plots, posthoc
-from .results import (
-    benchmark_name,
+from ..runs.record import write_csv
+from ..tde import head_cosines
+from ..utils import write_text
+from . import figures, posthoc
+from .load import benchmark_name, load_runs, method_name
+from .tables import (
+    TABLE_COLUMNS,
     compare_table,
     detection_summary_markdown,
     detection_summary_table,
-    TABLE_COLUMNS,
-    load_runs,
     measured_rows,
-    method_name,
     shown_method,
     summary_table,
     summary_table_markdown,
     table_latex,
     table_markdown,
-    write_csv,
 )
-from .tde import head_cosines
-from .utils import write_text
 
 __all__ = ["write_tables", "write_figures", "write_posthoc", "per_class_of_runs"]
 
@@ -107,14 +105,14 @@ def write_figures(results_dir="results/reproductions", output_dir="results/figur
     summary["method"] = shown_method(summary)
     runs["method"] = shown_method(runs)
     for (bench, fw), g in lvis.groupby(["benchmark", "framework"]):
-        fig, ax = plots.figure(figsize=(8, 4))
-        plots.shot_bars(g, ax=ax, groups=plots.LVIS_GROUPS, ylabel="AP (%)",
+        fig, ax = figures.figure(figsize=(8, 4))
+        figures.shot_bars(g, ax=ax, groups=figures.LVIS_GROUPS, ylabel="AP (%)",
                         title=f"{bench}, {fw}: AP by class frequency (mean over runs)")
-        written[f"{bench}_{fw}_ap.png"] = plots.save(fig, out / f"{bench}_{fw}_ap.png", pdf=pdf)
+        written[f"{bench}_{fw}_ap.png"] = figures.save(fig, out / f"{bench}_{fw}_ap.png", pdf=pdf)
     for bench, g in summary.groupby("benchmark"):
-        fig, ax = plots.figure(figsize=(8, 4))
-        plots.shot_bars(g, ax=ax, title=f"{bench}: accuracy by shot group (mean over runs)")
-        written[f"{bench}_shot_groups.png"] = plots.save(fig, out / f"{bench}_shot_groups.png", pdf=pdf)
+        fig, ax = figures.figure(figsize=(8, 4))
+        figures.shot_bars(g, ax=ax, title=f"{bench}: accuracy by shot group (mean over runs)")
+        written[f"{bench}_shot_groups.png"] = figures.save(fig, out / f"{bench}_shot_groups.png", pdf=pdf)
 
         rows = []
         for r in runs[runs.benchmark == bench].itertuples():
@@ -126,40 +124,40 @@ def write_figures(results_dir="results/reproductions", output_dir="results/figur
             pcs = pd.concat(rows).groupby(["method", "class", "train_count"], as_index=False).acc.mean()
             wide = pcs.pivot(index=["class", "train_count"], columns="method", values="acc").reset_index()
             methods = [m for m in g.method if m in wide]
-            fig, ax = plots.figure(figsize=(8, 4))
-            plots.per_class_curve(wide, columns=methods, ax=ax, title=f"{bench}: per-class accuracy")
-            written[f"{bench}_per_class.png"] = plots.save(fig, out / f"{bench}_per_class.png", pdf=pdf)
+            fig, ax = figures.figure(figsize=(8, 4))
+            figures.per_class_curve(wide, columns=methods, ax=ax, title=f"{bench}: per-class accuracy")
+            written[f"{bench}_per_class.png"] = figures.save(fig, out / f"{bench}_per_class.png", pdf=pdf)
 
         tde_runs = runs[(runs.benchmark == bench) & (runs.evaluation == "tde")]
         # outputs.npz is git-ignored: only runs made on this machine have it; at most 3 per plot
         outputs = [Path(d) for d in tde_runs.run_dir if (Path(d) / "outputs.npz").is_file()][:3]
         if outputs:
-            fig, axes = plots.figure(1, len(outputs), figsize=(6 * len(outputs), 4), squeeze=False, sharey=True)
+            fig, axes = figures.figure(1, len(outputs), figsize=(6 * len(outputs), 4), squeeze=False, sharey=True)
             cos_rows = []
             for d, ax in zip(outputs, axes[0]):
                 cached = posthoc.load_outputs(d)
                 sweep = posthoc.tde_alpha_sweep(cached)
-                plots.alpha_sweep(sweep, ax=ax, suggested=sweep.attrs.get("suggested_alpha"),
+                figures.alpha_sweep(sweep, ax=ax, suggested=sweep.attrs.get("suggested_alpha"),
                                   used=tde_runs[tde_runs.run_dir == str(d)].alpha.iloc[0])
-                with plots.style():
+                with figures.style():
                     ax.set_title(d.name, fontsize=10)
                 cos = head_cosines(torch.as_tensor(np.asarray(cached.features)),
                                    torch.as_tensor(np.asarray(cached.mean_feature)),
                                    num_head=int(cached.params.get("num_head", 2)))
                 cos_rows.append(pd.DataFrame({"cosine": cos.flatten().numpy(), "run": d.name}))
-            with plots.style():
+            with figures.style():
                 fig.suptitle(f"{bench}: TDE alpha sweep (test set; for analysis, not selection)")
                 fig.tight_layout()
-            written[f"{bench}_alpha_sweep.png"] = plots.save(fig, out / f"{bench}_alpha_sweep.png", pdf=pdf)
-            fig, ax = plots.figure(figsize=(8, 4))
-            plots.cosine_histogram(pd.concat(cos_rows), ax=ax,
+            written[f"{bench}_alpha_sweep.png"] = figures.save(fig, out / f"{bench}_alpha_sweep.png", pdf=pdf)
+            fig, ax = figures.figure(figsize=(8, 4))
+            figures.cosine_histogram(pd.concat(cos_rows), ax=ax,
                                    title=f"{bench}: cosine of test features to the moving-average feature (per head)")
-            written[f"{bench}_cosine.png"] = plots.save(fig, out / f"{bench}_cosine.png", pdf=pdf)
+            written[f"{bench}_cosine.png"] = figures.save(fig, out / f"{bench}_cosine.png", pdf=pdf)
     return written
 
 
 def per_class_of_runs(runs: Dict[str, Union[str, os.PathLike]]) -> Dict[str, pd.DataFrame]:
-    """{label: run folder} -> {label: its per_class.csv}, for :func:`ltkit.plots.per_class_comparison`.
+    """{label: run folder} -> {label: its per_class.csv}, for :func:`ltkit.figures.per_class_comparison`.
 
     The runs must share their classes and training counts (the same imbalance), else a
     class-by-class comparison would set classes of different sizes side by side. Counts cannot
@@ -199,12 +197,12 @@ def write_posthoc(out: posthoc.CachedOutputs, folder: Union[str, Path]) -> Dict[
     sweeps.append(("logit_adjustment_sweep", posthoc.logit_adjustment_sweep(out), "tau", None, None))
     for name, df, x, suggested, used in sweeps:
         written[f"{name}.csv"] = write_csv(folder / f"{name}.csv", df)
-        fig, ax = plots.figure(figsize=(8, 4))
-        plots.alpha_sweep(df.rename(columns={x: "alpha"}), ax=ax, suggested=suggested, used=used)
-        with plots.style():
+        fig, ax = figures.figure(figsize=(8, 4))
+        figures.alpha_sweep(df.rename(columns={x: "alpha"}), ax=ax, suggested=suggested, used=used)
+        with figures.style():
             ax.set_xlabel(x)
             ax.set_title(f"{name.replace('_', ' ')} (test set: for analysis, not selection)")
-        written[f"{name}.png"] = plots.save(fig, folder / f"{name}.png")
+        written[f"{name}.png"] = figures.save(fig, folder / f"{name}.png")
     if out.class_means is not None:
         written["ncm.csv"] = write_csv(folder / "ncm.csv", pd.DataFrame([posthoc.ncm(out)]))
     return written

@@ -1,255 +1,32 @@
-"""Run records: what a run writes, and reading them back into pandas.
+"""The paper's tables with ltkit's numbers beside them, and the summary tables, as frames,
+markdown and LaTeX.
 
-A run folder holds
-
-* ``run.json``: ``ltkit_version``, ``status``, ``params`` (the full RunConfig), ``environment``
-  (versions, device, git commit), ``timings``, ``metrics`` (by evaluation name: ``overall``,
-  ``many``, ``medium``, ``few`` in percent or null, plus ``alpha`` for TDE), ``train_counts``;
-* ``history.csv``: per epoch lr, mu, loss, train accuracy, images/s;
-* ``per_class.csv``: per class train count, shot group, and accuracy under each evaluation;
-* ``outputs.npz`` (git-ignored): test features, labels, logits per evaluation, the classifier
-  weight, the moving-average feature, the train class counts and the per-class mean train
-  feature (``class_means``, for NCM), for post-hoc work;
-* ``checkpoint.pt`` (git-ignored): the last finished epoch, to resume from.
-
-Every file is written atomically (temp file + rename).
+Only runs whose record says ``study: reproduction`` fill a paper table; a method gets one row
+per data its runs trained on, so runs on different data are never pooled into one cell.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import platform
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, List, Union
 
-import numpy as np
 import pandas as pd
-import torch
 
-from .data.datasets import DATASETS
-from .data.datasets import names as dataset_names
-from .data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
-from .data.fingerprint import label as data_label
-from .models.classifiers import classifier_type, tde_classifiers
-from .runfolder import LOCK_FILE, is_locked
-from .utils import atomic_write, write_json
+from ..data.datasets import names as dataset_names
+from ..data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
+from .load import DETECTION_COLUMNS, benchmark_name, full_length, method_name
 
-RUN_JSON = "run.json"
-
-
-def environment(device: torch.device) -> Dict[str, Any]:
-    """Versions, device, machine and git commit of the code that produced a run
-    (``ltkit.records``: the same facts the benchmark records carry)."""
-    from ._version import __version__
-    from .records import cpu, git_state
-
-    c, git = cpu(), git_state()
-    env: Dict[str, Any] = {
-        "ltkit": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else c["model"],
-        "cpu": c["model"],
-        "cpu_cores": c["cores"],
-        "cpu_flags": c["flags"],
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "num_threads": torch.get_num_threads(),
-        "git_commit": git_commit(git),
-        "git_dirty": git["dirty"],
-    }
-    return env
-
-
-def git_commit(state: Union[Dict[str, Any], None] = None) -> Union[str, None]:
-    """The commit of the ltkit checkout (with ``+dirty`` if it has uncommitted changes), or None."""
-    from .records import git_state
-
-    state = state or git_state()
-    if state["commit"] is None:
-        return None
-    return state["commit"] + ("+dirty" if state["dirty"] else "")
-
-
-def write_csv(path: Union[str, os.PathLike], df: pd.DataFrame) -> Path:
-    return atomic_write(path, lambda f: df.to_csv(f, index=False))
-
-
-def write_npz(path: Union[str, os.PathLike], **arrays: np.ndarray) -> Path:
-    def write(f):
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        f.write(buf.getvalue())
-
-    return atomic_write(path, write, mode="wb")
-
-
-def write_run_json(run_dir: Union[str, os.PathLike], record: Dict[str, Any]) -> Path:
-    return write_json(Path(run_dir) / RUN_JSON, record)
-
-
-def read_run(run_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
-    path = Path(run_dir) / RUN_JSON
-    if not path.is_file():
-        raise FileNotFoundError(f"no {RUN_JSON} in {run_dir}")
-    with open(path) as f:
-        return json.load(f)
-
-
-def is_complete(run_dir: Union[str, os.PathLike]) -> bool:
-    try:
-        return read_run(run_dir).get("status") == "complete"
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
-
-
-def find_runs(path: Union[str, os.PathLike, Iterable]) -> List[Path]:
-    """Run folders under ``path`` (a run folder, a tree of them, or a list of either)."""
-    if isinstance(path, (list, tuple)):
-        return [r for p in path for r in find_runs(p)]
-    p = Path(path)
-    if (p / RUN_JSON).is_file():
-        return [p]
-    return sorted(f.parent for f in p.rglob(RUN_JSON))
-
-
-def _process_alive(process: Dict[str, Any]) -> Union[bool, None]:
-    """Whether the process that wrote a record still runs: None when it ran on another host."""
-    import socket
-
-    if not process or process.get("host") != socket.gethostname():
-        return None
-    try:
-        os.kill(int(process["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else
-    return True
-
-
-def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
-    """One row per run folder under ``path``: run, state, epoch, epochs, loss, images_per_s,
-    eta_s (seconds of training left), precision, updated. ``state`` is "complete", "running" (a
-    process holds the run folder's lock, ``ltkit.runfolder``), "stopped" (no process does: run it
-    again to resume from its checkpoint), "interrupted" (stopped by Ctrl-C or an interrupted batch;
-    resumes the same way), "running?" (a record from before the lock, written on another host) or
-    "unreadable"."""
-    rows = []
-    for run_dir in find_runs(path):
-        row: Dict[str, Any] = {"run": str(run_dir)}
-        try:
-            rec = read_run(run_dir)
-        except (FileNotFoundError, json.JSONDecodeError):
-            rows.append(dict(row, state="unreadable"))
-            continue
-        prog = rec.get("progress") or {}
-        state = rec.get("status", "unreadable")
-        if state == "running":
-            if (run_dir / LOCK_FILE).exists():  # the lock decides: held while the run's process lives
-                state = "running" if is_locked(run_dir) else "stopped"
-            else:  # a record from before the lock: the recorded process, where it can be checked
-                alive = _process_alive(rec.get("process") or {})
-                state = {True: "running", False: "stopped", None: "running?"}[alive]
-        epochs = prog.get("epochs", rec.get("params", {}).get("epochs"))
-        timings = rec.get("timings", {})
-        if state == "complete" and not prog:  # a record from before progress was written
-            prog = {"epoch": epochs, "images_per_s": timings.get("train_images_per_s")}
-        row.update(state=state, epoch=prog.get("epoch", 0), epochs=epochs, loss=prog.get("loss"),
-                   images_per_s=prog.get("images_per_s"),
-                   eta_s=prog.get("eta_s") if state in ("running", "running?") else (0.0 if state == "complete" else None),
-                   precision=rec.get("precision"), updated=prog.get("updated"))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "state", "epoch", "epochs", "loss", "images_per_s", "eta_s",
-                                       "precision", "updated"])
-
-
-def format_status(status: pd.DataFrame) -> str:
-    """``run_status`` as the fixed-width table ``python -m ltkit status`` prints."""
-    if status.empty:
-        return "no runs (no run.json) there"
-
-    def left(s):
-        if s is None or pd.isna(s):
-            return "-"
-        s = int(round(s))
-        return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-    def num(v, fmt):
-        return "-" if v is None or pd.isna(v) else format(v, fmt)
-
-    width = max(len("run"), *(len(r) for r in status.run))
-    lines = [f"{'run':<{width}}  {'state':<10} {'epoch':>9} {'loss':>8} {'img/s':>7} {'left':>7}  precision"]
-    for r in status.itertuples():
-        epoch = f"{num(r.epoch, '.0f')}/{num(r.epochs, '.0f')}"
-        lines.append(f"{r.run:<{width}}  {r.state:<10} {epoch:>9} {num(r.loss, '.4f'):>8} "
-                     f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {r.precision or '-'}")
-    return "\n".join(lines)
-
-
-def trained_on_several(run_dir: Union[str, os.PathLike]) -> bool:
-    """Whether a run's epochs ran on more than one device or precision (a run resumed elsewhere):
-    from ``history.csv``'s per-epoch ``device_name`` and ``precision`` columns (runs recorded
-    before ``device_name`` existed show only a change of precision)."""
-    path = Path(run_dir) / "history.csv"
-    if not path.is_file():
-        return False
-    hist = pd.read_csv(path)
-    return any(c in hist and hist[c].dropna().nunique() > 1 for c in ("device_name", "precision"))
-
-
-def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
-    """One row per (run, evaluation): run_dir, evaluation, overall/many/medium/few, alpha, every
-    run parameter as a column, ``study`` (reproduction / analysis), ``data`` (the data's label,
-    ``ltkit.data.fingerprint.label``: "data unknown" for a record without a data block),
-    ``data_fingerprint`` and ``mixed_machines`` (:func:`trained_on_several`). Incomplete runs
-    are left out."""
-    rows = []
-    for run_dir in find_runs(path):
-        try:
-            rec = read_run(run_dir)
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-        if rec.get("status") != "complete":
-            continue
-        params = rec.get("params", {})
-        mixed = trained_on_several(run_dir)
-        for name, m in rec.get("metrics", {}).items():
-            row = {"run_dir": str(run_dir), "run_name": Path(run_dir).name, "evaluation": name}
-            row.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in params.items()})
-            # the metrics' alpha (the one used; None without TDE) wins over the config's
-            row.update({k: m.get(k) for k in ("overall", "many", "medium", "few", "alpha")})
-            row["task"] = rec.get("task", "classification")
-            if row["task"] == "detection":  # LVIS runs: AP, AP50, ..., APr/APc/APf, APbbox, bbox_*
-                row.update({k: v for k, v in m.items() if k != "alpha"})
-            row["train_s"] = rec.get("timings", {}).get("train_s")
-            row["git_commit"] = rec.get("environment", {}).get("git_commit")
-            row["study"] = params.get("study") or "reproduction"  # records from before the field: Table 3's
-            row["data"] = data_label(rec.get("data"))
-            row["data_fingerprint"] = (rec.get("data") or {}).get("fingerprint")
-            row["mixed_machines"] = mixed
-            rows.append(row)
-    cols = ["run_dir", "run_name", "evaluation", "overall", "many", "medium", "few", "alpha"]
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    for c in ("overall", "many", "medium", "few", "alpha") + DETECTION_COLUMNS:
-        if c in df:
-            df[c] = pd.to_numeric(df[c], errors="coerce")
-    return df
-
-
-# ----------------------------------------------------------------------------- paper tables
 #: the LVIS metrics a detection run records (mask AP unless prefixed; APbbox = box AP), percent
-DETECTION_COLUMNS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "APbbox")
+
+
 #: the paper's detector for Tables 4 and 5 (HTC without semantic, R101-FPN; docs/method.md 2.5)
 PAPER_DETECTOR = "htc_without_semantic_r101_fpn_20e"
+
+
 #: the paper's numbers, package data (ltkit/paper/README.md says what each column means)
-PAPER_NUMBERS = Path(__file__).resolve().parent / "paper" / "numbers.csv"
+PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "paper" / "numbers.csv"
+
 
 #: benchmark columns of each paper table, in the paper's order
 TABLE_COLUMNS = {
@@ -269,57 +46,6 @@ def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
         raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship inside the package as "
                                 "ltkit/paper/numbers.csv (reinstall ltkit, or pass path= to read another copy)")
     return pd.read_csv(p)
-
-
-def method_name(row: Dict[str, Any]) -> str:
-    """The paper's name for a (run parameters, evaluation) row of ``load_runs``."""
-    clf, ev, loss = row.get("classifier"), row.get("evaluation"), row.get("loss", "ce")
-    tde_capable = clf in tde_classifiers()
-    if row.get("task") == "detection":
-        if not tde_capable:
-            return "Baseline"
-        base = classifier_type(clf).paper_name
-        return {"tde": f"{base}-TDE", "tde_without_bg_exemption": f"{base}-TDE, BG-exempted False"}.get(ev, base)
-    if tde_capable:
-        name = classifier_type(clf).paper_name + ("-TDE" if ev == "tde" else "")
-        return name if loss == "ce" else f"{name} + {loss}"
-    if clf == "lws":
-        return classifier_type(clf).paper_name
-    if clf == "tau_norm" and ev == "tau_norm":
-        return "Decouple-tau-norm"
-    if clf in ("linear", "tau_norm"):
-        if row.get("init_from") and row.get("freeze_backbone"):
-            return "Decouple-cRT"
-        return {"ce": "Baseline", "focal": "Focal Loss", "class_balanced": "Class-balanced Loss",
-                "balanced_softmax": "Balanced Softmax", "logit_adjusted": "Logit Adjustment"}.get(loss, f"linear + {loss}")
-    return f"{clf} ({ev})"
-
-
-def benchmark_name(row: Dict[str, Any]) -> str:
-    """A table column: ``cifar10_lt-r100`` for a dataset built at a ratio, else the dataset."""
-    ds = row.get("dataset")
-    return DATASETS[ds].benchmark(row.get("imb_ratio")) if ds in DATASETS else str(ds)
-
-
-#: the paper's training length per dataset (docs/method.md 1.3): only runs this long fill Tables 2 and 3
-PAPER_EPOCHS = {name: d.paper_epochs for name, d in DATASETS.items() if d.paper_epochs}
-
-
-def full_length(runs: pd.DataFrame) -> pd.Series:
-    """Which rows of ``load_runs`` trained for the paper's schedule: ``PAPER_EPOCHS`` epochs of
-    every step (``steps_per_epoch`` 0). A second-stage run (``init_from`` set: cRT, LWS) counts
-    at its own length. Shortened runs (smoke tests, quick comparisons) stay out of the tables."""
-    if not len(runs):
-        return pd.Series(dtype=bool)
-
-    def col(name: str, default: Any) -> pd.Series:
-        return runs[name] if name in runs else pd.Series(default, index=runs.index)
-
-    wanted = col("dataset", "").map(PAPER_EPOCHS)
-    epochs = pd.to_numeric(col("epochs", None), errors="coerce")
-    every_step = pd.to_numeric(col("steps_per_epoch", 0), errors="coerce").fillna(0).eq(0)
-    second_stage = col("init_from", "").fillna("").astype(str).ne("")
-    return every_step & (epochs.eq(wanted) | second_stage)
 
 
 def _cell(values: pd.Series) -> Dict[str, Any]:

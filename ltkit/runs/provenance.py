@@ -7,8 +7,8 @@ same facts, taken here in one place:
 * the command line, the git commit of the ltkit checkout and whether its tracked files had
   uncommitted changes (``dirty``);
 * the date (UTC);
-* the machine: CPU model, core count, the instruction-set flags that change which kernels
-  run (AVX2, AVX-512, bf16, AMX), torch's CPU capability and thread count, and the GPU if any.
+* the machine (``ltkit.machine``): CPU model, core count, the instruction-set flags that change
+  which kernels run, torch's CPU capability and thread count, and the GPU if any.
 """
 
 from __future__ import annotations
@@ -22,45 +22,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-#: CPU flags that decide which float kernels torch / oneDNN use (and so the rounding of a run)
-RELEVANT_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+import numpy as np
+import torch
 
-
-def _cpuinfo() -> Dict[str, str]:
-    """The first processor's block of /proc/cpuinfo (empty off Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    info: Dict[str, str] = {}
-    for line in text.split("\n\n", 1)[0].splitlines():
-        key, _, value = line.partition(":")
-        info[key.strip()] = value.strip()
-    return info
-
-
-def cpu() -> Dict[str, Any]:
-    """{"model": ..., "cores": n, "flags": [the RELEVANT_CPU_FLAGS present]}."""
-    info = _cpuinfo()
-    flags = set(info.get("flags", "").split())
-    return {
-        "model": info.get("model name") or platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "flags": [f for f in RELEVANT_CPU_FLAGS if f in flags],
-    }
-
-
-def machine() -> Dict[str, Any]:
-    """The machine facts a record keeps: CPU, torch's CPU capability and threads, GPU, Python."""
-    import torch
-
-    out: Dict[str, Any] = {"cpu": cpu(), "python": platform.python_version(), "torch": torch.__version__,
-                           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                           "threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        out["gpu"] = torch.cuda.get_device_name(0)
-    return out
-
+from ..machine import RELEVANT_CPU_FLAGS, cpu, machine
 
 #: changes under these folders of the checkout do not make it dirty: they hold records (data a
 #: run or benchmark wrote), not code, and a script that writes one must not mark the next one dirty
@@ -122,7 +87,7 @@ def write_record(path: Union[str, Path], body: str, *, command: Optional[str] = 
                  header: Optional[List[str]] = None) -> Path:
     """Write a benchmark record atomically: the provenance header (``header``, else taken now),
     then ``body`` (the table the script printed). Returns the path."""
-    from .utils import write_text
+    from ..utils import write_text
 
     text = "\n".join(header or header_lines(command)) + "\n" + body.rstrip("\n") + "\n"
     return write_text(Path(path), text)
@@ -158,3 +123,39 @@ class Report:
         written = write_record(path, self.text, header=self.header)
         print(f"record written to {written}")
         return written
+
+
+def environment(device: torch.device) -> Dict[str, Any]:
+    """Versions, device, machine and git commit of the code that produced a run
+    (``ltkit.runs.provenance``: the same facts the benchmark records carry)."""
+    from .._version import __version__
+    from .provenance import git_state
+
+    c, git = cpu(), git_state()
+    env: Dict[str, Any] = {
+        "ltkit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else c["model"],
+        "cpu": c["model"],
+        "cpu_cores": c["cores"],
+        "cpu_flags": c["flags"],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "num_threads": torch.get_num_threads(),
+        "git_commit": git_commit(git),
+        "git_dirty": git["dirty"],
+    }
+    return env
+
+
+def git_commit(state: Union[Dict[str, Any], None] = None) -> Union[str, None]:
+    """The commit of the ltkit checkout (with ``+dirty`` if it has uncommitted changes), or None."""
+    from .provenance import git_state
+
+    state = state or git_state()
+    if state["commit"] is None:
+        return None
+    return state["commit"] + ("+dirty" if state["dirty"] else "")

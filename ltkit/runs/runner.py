@@ -13,16 +13,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import distributed, runfolder
-from .config import RunConfig
-from .data import load_dataset, shot_groups
-from .data.base import TensorImages
-from .data.listfile import imagenet_test_transform
-from .evaluate import VAL_CRITERION, evaluate_features, extract_features, per_class_accuracy, select_alpha
-from .results import environment, is_complete, read_run, write_csv, write_npz, write_run_json
-from .runfolder import load_checkpoint
-from .train import CHECKPOINT, build_model, load_stage1, train
-from .utils import precision, resolve_device, seed_everything
+from .. import distributed
+from ..checkpoint import load_checkpoint
+from ..config import RunConfig
+from ..data import load_dataset, shot_groups
+from ..data.base import TensorImages
+from ..data.listfile import imagenet_test_transform
+from ..evaluate import (
+    VAL_CRITERION,
+    evaluate_features,
+    extract_features,
+    per_class_accuracy,
+    select_alpha,
+)
+from ..train import CHECKPOINT, build_model, load_stage1, train
+from ..utils import precision, resolve_device, seed_everything
+from .launch import run_in_folder
+from .provenance import environment
+from .record import is_complete, read_run, write_csv, write_npz, write_run_json
 
 #: the validation alpha sweep of an ``alpha="val"`` run (also in run.json's ``alpha_selection``)
 VAL_SWEEP_CSV = "alpha_sweep_val.csv"
@@ -52,7 +60,7 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
             f"output_dir: {run_dir} holds a complete record without its checkpoint, and this config differs in "
             f"evaluation settings ({_describe(other)}); nothing was written. Re-evaluating needs the trained model: "
             f"put the run's {CHECKPOINT} (on the machine that trained it; records are committed without it) "
-            f"into {run_dir}, or sweep the setting without a model with ltkit.posthoc (notebooks/posthoc.ipynb) "
+            f"into {run_dir}, or sweep the setting without a model with ltkit.report.posthoc (notebooks/posthoc.ipynb) "
             f"on the run's outputs.npz")
     saved = found[0].get("config", {})
     diff = cfg.training_differences(saved)
@@ -146,12 +154,9 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         return run_dir
     if is_complete(run_dir) and not (run_dir / CHECKPOINT).exists():
         _check_resumable(cfg, run_dir)  # a committed record: refused before even the lock file is made
-    if distributed.under_torchrun() and int(os.environ.get("RANK", "0")) != 0:
-        return _run(cfg, run_dir, log)  # rank 0 (or the process that started torchrun) holds the lock
-    with runfolder.hold(run_dir):  # RunFolderLocked when another process trains or evaluates there
-        if cfg.gpus > 1 and not distributed.under_torchrun():
-            return launch_torchrun(cfg, log=log)
-        return _run(cfg, run_dir, log)
+    return run_in_folder(run_dir, gpus=cfg.gpus, here=lambda: _run(cfg, run_dir, log),
+                         command=lambda: distributed.torchrun_command(cfg), relaunched=lambda: run_dir,
+                         cuda=resolve_device(cfg.device).type == "cuda", log=log)
 
 
 def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
@@ -169,7 +174,7 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     _check_same_data(run_dir, data.info.get("data"))
     model = build_model(cfg, data.num_classes)
     if cfg.init_from:
-        load_stage1(model, cfg.init_from)
+        load_stage1(model, cfg)
     used, why = precision(cfg.amp, device)
     used = "fp64" if cfg.dtype == "float64" else used
     record: Dict[str, Any] = {
@@ -289,19 +294,6 @@ def progress(history, epochs: int) -> Dict[str, Any]:
         "eta_s": round(per_epoch * (epochs - done), 1) if per_epoch is not None else None,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def launch_torchrun(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
-    """Run ``cfg`` on ``cfg.gpus`` processes through torchrun (one per GPU; gloo processes on a CPU)."""
-    import subprocess
-
-    device = resolve_device(cfg.device)
-    if device.type == "cuda" and torch.cuda.device_count() < cfg.gpus:
-        raise ValueError(f"gpus: {cfg.gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
-    cmd = distributed.torchrun_command(cfg)
-    log(f"launching {cfg.gpus} processes: torchrun --nproc_per_node={cfg.gpus} -m ltkit run ...")
-    subprocess.run(cmd, check=True, env=runfolder.child_env(cfg.resolved_output_dir))  # they run under our lock
-    return Path(cfg.resolved_output_dir)
 
 
 def format_metrics(metrics: Dict[str, dict], title: str = "") -> str:

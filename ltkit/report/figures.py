@@ -1,5 +1,5 @@
 """Figures in one consistent style (seaborn on matplotlib). Drawing only: the writers that load
-runs and save a set of figures are in ``ltkit.reports``.
+runs and save a set of figures are in ``ltkit.report.writers``.
 
 Every function draws inside :func:`style` (``matplotlib.rc_context`` with seaborn's whitegrid /
 notebook settings and the colorblind palette) and changes no global state: not the backend,
@@ -103,7 +103,7 @@ def per_class_comparison(per_class, *, columns: Sequence[str] = tuple(PER_CLASS_
     """Runs side by side, class by class: one panel per evaluation column, one line per run.
 
     ``per_class``: {label: a run's per_class.csv frame}, runs with the same training counts per
-    class (``ltkit.reports.per_class_of_runs`` loads them and checks that). Returns the figure."""
+    class (``ltkit.report.writers.per_class_of_runs`` loads them and checks that). Returns the figure."""
     import matplotlib.pyplot as plt
 
     if not per_class:
@@ -129,7 +129,7 @@ LVIS_GROUPS = ("APr", "APc", "APf", "AP", "APbbox")
 def lvis_bars(record: dict, *, ax=None, title: Optional[str] = None):
     """An LVIS run's mask AP on rare / common / frequent classes, overall, and box AP, one bar
     colour per evaluation (plain, TDE, TDE without background exemption)."""
-    from .results import method_name
+    from .load import method_name
 
     params = record.get("params", {})
     rows = []
@@ -145,7 +145,7 @@ def lvis_bars(record: dict, *, ax=None, title: Optional[str] = None):
 
 def save(fig, path, *, pdf: bool = False) -> Path:
     """Save a figure as PNG (and PDF) atomically; a pyplot figure is closed afterwards."""
-    from .utils import atomic_write
+    from ..utils import atomic_write
 
     path = Path(path)
     with style():
@@ -167,9 +167,9 @@ def run_overview(run_dir):
     each evaluation. A run with ``test_every`` (test accuracy in ``history.csv``) gets a third
     panel between them: the test accuracy per epoch of each evaluation, its best epoch marked.
     Returns the figure."""
-    from .results import read_run
-
     import matplotlib.pyplot as plt
+
+    from ..runs.record import read_run
 
     run_dir = Path(run_dir)
     rec = read_run(run_dir)

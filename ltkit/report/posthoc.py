@@ -78,9 +78,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .evaluate import GROUPS, shot_accuracy, shot_accuracy_many
-from .models.classifiers import classifier_type, linear_classifiers, tde_classifiers, tde_settings
-from .tde import alpha_from_cosines, causal_norm_logits, counterfactual_terms
+from ..evaluate import GROUPS, shot_accuracy, shot_accuracy_many
+from ..models.classifiers import (
+    classifier_type,
+    linear_classifiers,
+    tde_classifiers,
+    tde_settings,
+)
+from ..tde import alpha_from_cosines, causal_norm_logits, counterfactual_terms
 
 __all__ = [
     "CachedOutputs",

@@ -1,0 +1,86 @@
+"""Live status of run folders: which run trains now, where, and how far it got."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Iterable, Union
+
+import pandas as pd
+
+from .folder import LOCK_FILE, is_locked
+from .record import find_runs, read_run
+
+
+def _process_alive(process: Dict[str, Any]) -> Union[bool, None]:
+    """Whether the process that wrote a record still runs: None when it ran on another host."""
+    import socket
+
+    if not process or process.get("host") != socket.gethostname():
+        return None
+    try:
+        os.kill(int(process["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
+    """One row per run folder under ``path``: run, state, epoch, epochs, loss, images_per_s,
+    eta_s (seconds of training left), precision, updated. ``state`` is "complete", "running" (a
+    process holds the run folder's lock, ``ltkit.runs.folder``), "stopped" (no process does: run it
+    again to resume from its checkpoint), "interrupted" (stopped by Ctrl-C or an interrupted batch;
+    resumes the same way), "running?" (a record from before the lock, written on another host) or
+    "unreadable"."""
+    rows = []
+    for run_dir in find_runs(path):
+        row: Dict[str, Any] = {"run": str(run_dir)}
+        try:
+            rec = read_run(run_dir)
+        except (FileNotFoundError, json.JSONDecodeError):
+            rows.append(dict(row, state="unreadable"))
+            continue
+        prog = rec.get("progress") or {}
+        state = rec.get("status", "unreadable")
+        if state == "running":
+            if (run_dir / LOCK_FILE).exists():  # the lock decides: held while the run's process lives
+                state = "running" if is_locked(run_dir) else "stopped"
+            else:  # a record from before the lock: the recorded process, where it can be checked
+                alive = _process_alive(rec.get("process") or {})
+                state = {True: "running", False: "stopped", None: "running?"}[alive]
+        epochs = prog.get("epochs", rec.get("params", {}).get("epochs"))
+        timings = rec.get("timings", {})
+        if state == "complete" and not prog:  # a record from before progress was written
+            prog = {"epoch": epochs, "images_per_s": timings.get("train_images_per_s")}
+        row.update(state=state, epoch=prog.get("epoch", 0), epochs=epochs, loss=prog.get("loss"),
+                   images_per_s=prog.get("images_per_s"),
+                   eta_s=prog.get("eta_s") if state in ("running", "running?") else (0.0 if state == "complete" else None),
+                   precision=rec.get("precision"), updated=prog.get("updated"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "state", "epoch", "epochs", "loss", "images_per_s", "eta_s",
+                                       "precision", "updated"])
+
+
+def format_status(status: pd.DataFrame) -> str:
+    """``run_status`` as the fixed-width table ``python -m ltkit status`` prints."""
+    if status.empty:
+        return "no runs (no run.json) there"
+
+    def left(s):
+        if s is None or pd.isna(s):
+            return "-"
+        s = int(round(s))
+        return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+    def num(v, fmt):
+        return "-" if v is None or pd.isna(v) else format(v, fmt)
+
+    width = max(len("run"), *(len(r) for r in status.run))
+    lines = [f"{'run':<{width}}  {'state':<10} {'epoch':>9} {'loss':>8} {'img/s':>7} {'left':>7}  precision"]
+    for r in status.itertuples():
+        epoch = f"{num(r.epoch, '.0f')}/{num(r.epochs, '.0f')}"
+        lines.append(f"{r.run:<{width}}  {r.state:<10} {epoch:>9} {num(r.loss, '.4f'):>8} "
+                     f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {r.precision or '-'}")
+    return "\n".join(lines)
