@@ -95,8 +95,9 @@ def save_checkpoint(path: PathLike, obj: Any) -> Path:
         return atomic_write(path, write, mode="wb")
 
 
-def load_checkpoint(path: PathLike, *, map_location: Any = "cpu", log: Optional[Callable[[str], None]] = None
-                    ) -> Optional[Tuple[Dict[str, Any], Path]]:
+def load_checkpoint(
+    path: PathLike, *, map_location: Any = "cpu", log: Optional[Callable[[str], None]] = None
+) -> Optional[Tuple[Dict[str, Any], Path]]:
     """The newest readable of ``path`` and its ``.prev.pt`` as (checkpoint, file), None when
     neither exists; :class:`CheckpointError` when they exist and none loads."""
     import torch
@@ -119,4 +120,5 @@ def load_checkpoint(path: PathLike, *, map_location: Any = "cpu", log: Optional[
         failures.append(f"{p} cannot be read: {why}")
     raise CheckpointError(
         "; ".join(failures) + f". Restore a good copy, or delete {' and '.join(p.name for p in candidates)} to "
-        f"train this run again from the start (the other files in {Path(path).parent} can stay)")
+        f"train this run again from the start (the other files in {Path(path).parent} can stay)"
+    )

@@ -18,7 +18,9 @@ from .config import PRESETS, RunConfig
 def build_parser() -> argparse.ArgumentParser:
     from .models import ACTIVATIONS
 
-    parser = argparse.ArgumentParser(prog="python -m ltkit", description="Long-tailed recognition with De-confound-TDE.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ltkit", description="Long-tailed recognition with De-confound-TDE."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_run = sub.add_parser("run", help="train and evaluate one configuration")
@@ -30,13 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_q.add_argument("--epochs", type=int, default=None, help="override the quickstart's epochs")
     p_q.add_argument("--seed", type=int, default=0)
     p_q.add_argument("--device", default="auto")
-    p_q.add_argument("--activation", default=None, choices=sorted(ACTIVATIONS),
-                     help="override the quickstart's SiLU backbone activation (relu: the paper's, whose short runs are chaotic)")
+    p_q.add_argument(
+        "--activation",
+        default=None,
+        choices=sorted(ACTIVATIONS),
+        help="override the quickstart's SiLU backbone activation (relu: the paper's, whose short runs are chaotic)",
+    )
 
     sub.add_parser("presets", help="list the presets and their values")
 
     p_s = sub.add_parser("status", help="the runs under a folder: state, epoch / total, last loss, images/s, time left")
-    p_s.add_argument("path", nargs="?", default="results/runs", help="a run folder or a tree of them (default: results/runs)")
+    p_s.add_argument(
+        "path", nargs="?", default="results/runs", help="a run folder or a tree of them (default: results/runs)"
+    )
     return parser
 
 
@@ -57,8 +65,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "quickstart":
             from .quickstart import quickstart
 
-            quickstart(output_dir=args.output_dir, epochs=args.epochs, seed=args.seed, device=args.device,
-                       activation=args.activation)
+            quickstart(
+                output_dir=args.output_dir,
+                epochs=args.epochs,
+                seed=args.seed,
+                device=args.device,
+                activation=args.activation,
+            )
             return 0
         cfg = RunConfig.from_flags(args, preset=args.preset or "")
         from .runs.runner import run

@@ -18,13 +18,25 @@ Rank 0 writes checkpoints and run records; per-epoch metrics are summed over ran
 from __future__ import annotations
 
 import os
+
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
 __all__ = [
-    "under_torchrun", "torchrun_command", "setup", "is_initialized", "rank", "world_size", "is_main", "barrier",
-    "shard", "all_reduce_sum", "AllReduceBatchNorm2d", "sync_batchnorm", "wrap_ddp",
+    "under_torchrun",
+    "torchrun_command",
+    "setup",
+    "is_initialized",
+    "rank",
+    "world_size",
+    "is_main",
+    "barrier",
+    "shard",
+    "all_reduce_sum",
+    "AllReduceBatchNorm2d",
+    "sync_batchnorm",
+    "wrap_ddp",
 ]
 
 
@@ -39,8 +51,14 @@ def torchrun_command(cfg) -> list:
     CONFIG WORK_DIR <flags>`` for an ``LVISRunConfig``) on one machine."""
     import sys
 
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(cfg.gpus)}",
-            *cfg.command_line()]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={int(cfg.gpus)}",
+        *cfg.command_line(),
+    ]
 
 
 def is_initialized() -> bool:
@@ -91,7 +109,7 @@ def shard(t: torch.Tensor) -> torch.Tensor:
     if n % w:
         raise ValueError(f"batch_size: {n} does not split evenly over {w} processes")
     r = rank()
-    return t[r * (n // w):(r + 1) * (n // w)]
+    return t[r * (n // w) : (r + 1) * (n // w)]
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
@@ -120,7 +138,9 @@ class AllReduceBatchNorm2d(nn.BatchNorm2d):
         n = sum_count[-1]
         mean = sum_count[:c] / n
         centered = xf - mean[None, :, None, None]
-        var = _differentiable_all_reduce((centered * centered).sum((0, 2, 3))) / n  # biased, what the forward normalizes with
+        var = (
+            _differentiable_all_reduce((centered * centered).sum((0, 2, 3))) / n
+        )  # biased, what the forward normalizes with
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -157,8 +177,9 @@ def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
 def _convert_cpu(module: nn.Module) -> nn.Module:
     out = module
     if type(module) is nn.BatchNorm2d:
-        out = AllReduceBatchNorm2d(module.num_features, module.eps, module.momentum, module.affine,
-                                   module.track_running_stats)
+        out = AllReduceBatchNorm2d(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
         like = next(iter(module.state_dict().values()), None)
         if like is not None:  # same device and float dtype as the module it replaces
             out.to(device=like.device, dtype=module.weight.dtype if module.affine else like.dtype)
@@ -179,7 +200,9 @@ def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
 
     ddp = nn.parallel.DistributedDataParallel
     # newer torch renames broadcast_buffers=False (it still syncs at init, where ranks agree anyway)
-    no_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(ddp).parameters
-               else {"broadcast_buffers": False})
+    no_sync = (
+        {"forward_sync_buffers": False}
+        if "forward_sync_buffers" in inspect.signature(ddp).parameters
+        else {"broadcast_buffers": False}
+    )
     return ddp(module, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
-

@@ -18,17 +18,26 @@ import numpy as np
 import torch
 
 from .data import normalize_batch, shot_groups
-from .data.profiles import FEW_SHOT, MANY_SHOT
 from .data.base import TensorImages
+from .data.profiles import FEW_SHOT, MANY_SHOT
 from .tde import suggest_alpha
-from .utils import autocast as bf16_autocast, channels_last
+from .utils import autocast as bf16_autocast
+from .utils import channels_last
 
 GROUPS = ("many", "medium", "few")
 
 
 @torch.no_grad()
-def extract_features(model, split, device: torch.device, *, batch_size: int = 1024, num_workers: int = 0,
-                     amp: bool = True, progress: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+def extract_features(
+    model,
+    split,
+    device: torch.device,
+    *,
+    batch_size: int = 1024,
+    num_workers: int = 0,
+    amp: bool = True,
+    progress: bool = False,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Backbone features (N, D) float32 (float64 for a float64 model) and labels (N,) of a whole
     split, in order, on the CPU."""
     from tqdm.auto import tqdm
@@ -38,12 +47,15 @@ def extract_features(model, split, device: torch.device, *, batch_size: int = 10
     autocast = bf16_autocast(amp, device)  # bf16 where the training step used it (utils.precision)
     if isinstance(split, TensorImages):
         images = split.images.to(device)
-        batches = ((normalize_batch(images[i:i + batch_size], split.mean, split.std), split.labels[i:i + batch_size])
-                   for i in range(0, len(split), batch_size))
+        batches = (
+            (normalize_batch(images[i : i + batch_size], split.mean, split.std), split.labels[i : i + batch_size])
+            for i in range(0, len(split), batch_size)
+        )
         total = -(-len(split) // batch_size)
     else:
-        batches = torch.utils.data.DataLoader(split, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                                              pin_memory=device.type == "cuda")
+        batches = torch.utils.data.DataLoader(
+            split, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=device.type == "cuda"
+        )
         total = len(batches)
     float64 = next(model.parameters()).dtype == torch.float64  # a dtype="float64" run
     for x, y in tqdm(batches, total=total, disable=not progress, leave=False, desc="evaluate"):
@@ -68,14 +80,17 @@ def per_class_accuracy(preds: np.ndarray, labels: np.ndarray, num_classes: int) 
         return np.where(total > 0, 100.0 * hit / total, np.nan)
 
 
-def shot_accuracy(preds, labels, train_counts, *, many: int = MANY_SHOT, few: int = FEW_SHOT) -> Dict[str, Optional[float]]:
+def shot_accuracy(
+    preds, labels, train_counts, *, many: int = MANY_SHOT, few: int = FEW_SHOT
+) -> Dict[str, Optional[float]]:
     """{"overall": micro top-1 %, "many" / "medium" / "few": mean per-class % or None}."""
     m = shot_accuracy_many(np.asarray(preds)[None], labels, train_counts, many=many, few=few)
     return {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in m.items()}
 
 
-def shot_accuracy_many(preds: np.ndarray, labels: np.ndarray, train_counts, *, many: int = MANY_SHOT,
-                       few: int = FEW_SHOT) -> Dict[str, np.ndarray]:
+def shot_accuracy_many(
+    preds: np.ndarray, labels: np.ndarray, train_counts, *, many: int = MANY_SHOT, few: int = FEW_SHOT
+) -> Dict[str, np.ndarray]:
     """``shot_accuracy`` for S predictions of the same samples at once: preds (S, N) ->
     {"overall" / "many" / "medium" / "few": (S,) arrays}, NaN for an empty group."""
     preds, labels = np.asarray(preds), np.asarray(labels)
@@ -98,13 +113,23 @@ def shot_accuracy_many(preds: np.ndarray, labels: np.ndarray, train_counts, *, m
 #: the alphas ``select_alpha`` (``alpha="val"``) tries: 0 to 5 in steps of 0.05 (0 = plain logits)
 VAL_ALPHAS = np.round(np.arange(0.0, 5.0 + 1e-9, 0.05), 2)
 #: what ``select_alpha`` maximises, as written into the run record
-VAL_CRITERION = ("overall top-1 accuracy on the validation split, over the alphas 0, 0.05, ..., 5; "
-                 "ties go to the median of the tied alphas")
+VAL_CRITERION = (
+    "overall top-1 accuracy on the validation split, over the alphas 0, 0.05, ..., 5; "
+    "ties go to the median of the tied alphas"
+)
 
 
 @torch.no_grad()
-def select_alpha(classifier, features: torch.Tensor, labels: torch.Tensor, train_counts, *,
-                 mean_feature: torch.Tensor, alphas=VAL_ALPHAS, chunk: int = 8192) -> Tuple[float, List[Dict[str, Any]]]:
+def select_alpha(
+    classifier,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    train_counts,
+    *,
+    mean_feature: torch.Tensor,
+    alphas=VAL_ALPHAS,
+    chunk: int = 8192,
+) -> Tuple[float, List[Dict[str, Any]]]:
     """Choose the TDE alpha on a labelled held-out split (never the test split): the alpha of
     ``alphas`` with the best overall accuracy on ``features`` / ``labels``; ties go to the
     median of the tied alphas (the lower one of the two middle ones), so a flat optimum gives
@@ -116,7 +141,9 @@ def select_alpha(classifier, features: torch.Tensor, labels: torch.Tensor, train
     overall / many / medium / few in percent, None for an empty group).
     """
     if not getattr(classifier, "supports_tde", False):
-        raise ValueError(f"{type(classifier).__name__} has no TDE logits; alpha selection needs a causal-norm-type classifier")
+        raise ValueError(
+            f"{type(classifier).__name__} has no TDE logits; alpha selection needs a causal-norm-type classifier"
+        )
     grid = np.asarray(alphas, dtype=float)
     if grid.ndim != 1 or grid.size == 0 or (grid < 0).any():
         raise ValueError(f"alphas: need a non-empty list of alphas >= 0, got {alphas!r}")
@@ -125,7 +152,7 @@ def select_alpha(classifier, features: torch.Tensor, labels: torch.Tensor, train
     mean_feature = mean_feature.to(dev)
     z_parts, b_parts = [], []
     for i in range(0, len(features), chunk):
-        x = features[i:i + chunk].to(dev)
+        x = features[i : i + chunk].to(dev)
         z = classifier(x).float()
         b = z - classifier.evaluation_logits(x, mean_feature=mean_feature, alpha=1.0)["tde"].float()
         z_parts.append(z.cpu())
@@ -136,15 +163,25 @@ def select_alpha(classifier, features: torch.Tensor, labels: torch.Tensor, train
     best = m["overall"].max()
     tied = grid[np.flatnonzero(m["overall"] == best)]
     chosen = float(tied[(len(tied) - 1) // 2])
-    sweep = [{"alpha": float(a), **{k: (None if np.isnan(m[k][j]) else float(m[k][j])) for k in ("overall",) + GROUPS}}
-             for j, a in enumerate(grid.tolist())]
+    sweep = [
+        {"alpha": float(a), **{k: (None if np.isnan(m[k][j]) else float(m[k][j])) for k in ("overall",) + GROUPS}}
+        for j, a in enumerate(grid.tolist())
+    ]
     return chosen, sweep
 
 
 @torch.no_grad()
-def evaluate_features(classifier, features: torch.Tensor, labels: torch.Tensor, train_counts, *,
-                      mean_feature: Optional[torch.Tensor] = None, alpha: Optional[float] = None,
-                      alpha_source: Optional[str] = None, chunk: int = 8192) -> Tuple[Dict[str, dict], Dict[str, np.ndarray]]:
+def evaluate_features(
+    classifier,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    train_counts,
+    *,
+    mean_feature: Optional[torch.Tensor] = None,
+    alpha: Optional[float] = None,
+    alpha_source: Optional[str] = None,
+    chunk: int = 8192,
+) -> Tuple[Dict[str, dict], Dict[str, np.ndarray]]:
     """Run every evaluation the classifier supports on cached features.
 
     ``alpha=None`` with a TDE-capable classifier uses ``suggest_alpha`` on these features.
@@ -157,11 +194,13 @@ def evaluate_features(classifier, features: torch.Tensor, labels: torch.Tensor, 
     tde_alpha = None
     if getattr(classifier, "supports_tde", False) and mean_feature is not None:
         num_head = classifier.num_head
-        tde_alpha = float(alpha) if alpha is not None else suggest_alpha(features, mean_feature.cpu(), num_head=num_head)
+        tde_alpha = (
+            float(alpha) if alpha is not None else suggest_alpha(features, mean_feature.cpu(), num_head=num_head)
+        )
         mean_feature = mean_feature.to(dev)
     parts: Dict[str, list] = {}
     for i in range(0, len(features), chunk):
-        out = classifier.evaluation_logits(features[i:i + chunk].to(dev), mean_feature=mean_feature, alpha=tde_alpha)
+        out = classifier.evaluation_logits(features[i : i + chunk].to(dev), mean_feature=mean_feature, alpha=tde_alpha)
         for k, v in out.items():
             parts.setdefault(k, []).append(v.float().cpu())
     logits = {k: torch.cat(v).numpy() for k, v in parts.items()}

@@ -132,8 +132,14 @@ class LDAMLoss(_Loss):
     ``set_epoch`` switches. Before any ``set_epoch`` call the state is that of epoch 1.
     """
 
-    def __init__(self, class_counts: Sequence[int], ldam_max_margin: float = 0.5, logit_scale: float = 16.0,
-                 drw_epoch: int = 0, cb_beta: float = 0.9999):
+    def __init__(
+        self,
+        class_counts: Sequence[int],
+        ldam_max_margin: float = 0.5,
+        logit_scale: float = 16.0,
+        drw_epoch: int = 0,
+        cb_beta: float = 0.9999,
+    ):
         super().__init__()
         n = _counts(class_counts)
         m = n.pow(-0.25)

@@ -44,9 +44,13 @@ def machine() -> Dict[str, Any]:
     """The machine facts a record keeps: CPU, torch's CPU capability and threads, GPU, Python."""
     import torch
 
-    out: Dict[str, Any] = {"cpu": cpu(), "python": platform.python_version(), "torch": torch.__version__,
-                           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                           "threads": torch.get_num_threads()}
+    out: Dict[str, Any] = {
+        "cpu": cpu(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+    }
     if torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(0)
     return out

@@ -34,8 +34,16 @@ METHODS = {
 }
 
 
-def quickstart(output_dir: str = "results/quickstart", *, epochs: Optional[int] = None, seed: int = 0,
-               device: str = "auto", progress: bool = True, activation: Optional[str] = None, log=print) -> pd.DataFrame:
+def quickstart(
+    output_dir: str = "results/quickstart",
+    *,
+    epochs: Optional[int] = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    activation: Optional[str] = None,
+    log=print,
+) -> pd.DataFrame:
     """Run the quickstart; returns the summary table (one row per method). ``activation``
     overrides the presets' SiLU (``"relu"`` gives the earlier, chaotic recipe: the spread benchmark)."""
     out = Path(output_dir)
@@ -48,16 +56,27 @@ def quickstart(output_dir: str = "results/quickstart", *, epochs: Optional[int] 
     for preset in ("synthetic_baseline", "synthetic_tde"):
         cfg = RunConfig.preset(preset, output_dir=str(out / preset), **overrides)
         if epochs is not None:  # keep the schedule's shape: milestones at 60% and 80% of training
-            cfg = cfg.replace(milestones=(max(1, int(0.6 * epochs)), max(1, int(0.8 * epochs))),
-                              warmup_epochs=min(cfg.warmup_epochs, max(0, epochs - 1)))
+            cfg = cfg.replace(
+                milestones=(max(1, int(0.6 * epochs)), max(1, int(0.8 * epochs))),
+                warmup_epochs=min(cfg.warmup_epochs, max(0, epochs - 1)),
+            )
         run_dirs[preset] = run(cfg, log=log)
 
     runs = load_runs([run_dirs[p] for p in ("synthetic_baseline", "synthetic_tde")])
     rows = []
     for (preset, evaluation), method in METHODS.items():
         r = runs[(runs.run_dir == str(run_dirs[preset])) & (runs.evaluation == evaluation)].iloc[0]
-        rows.append({"method": method, "many": r.many, "medium": r.medium, "few": r.few, "overall": r.overall,
-                     "alpha": r.alpha, "run": Path(r.run_dir).name})
+        rows.append(
+            {
+                "method": method,
+                "many": r.many,
+                "medium": r.medium,
+                "few": r.few,
+                "overall": r.overall,
+                "alpha": r.alpha,
+                "run": Path(r.run_dir).name,
+            }
+        )
     summary = pd.DataFrame(rows)
     write_csv(out / "summary.csv", summary)
     text = summary_markdown(summary)
@@ -86,18 +105,35 @@ def alpha_record(tde_run: Path):
     cached = load_outputs(tde_run)
     val = pd.read_csv(Path(tde_run) / VAL_SWEEP_CSV)
     test = tde_alpha_sweep(cached, val.alpha.to_numpy())
-    sweep = pd.DataFrame({"alpha": val.alpha, "val_overall": val.overall,
-                          **{f"test_{k}": test[k] for k in ("overall", "many", "medium", "few")}})
+    sweep = pd.DataFrame(
+        {
+            "alpha": val.alpha,
+            "val_overall": val.overall,
+            **{f"test_{k}": test[k] for k in ("overall", "many", "medium", "few")},
+        }
+    )
     groups = ("overall", "many", "medium", "few")
     reported = load_runs([tde_run]).set_index("evaluation").loc["tde"]  # what the run's record says
-    rows = [{"choice": "validation split (the run's choice)", "alpha": float(reported.alpha),
-             **{k: reported[k] for k in groups}}]
+    rows = [
+        {
+            "choice": "validation split (the run's choice)",
+            "alpha": float(reported.alpha),
+            **{k: reported[k] for k in groups},
+        }
+    ]
     suggested = test.attrs["suggested_alpha"]
     r = tde_alpha_sweep(cached, [suggested]).iloc[0]
-    rows.append({"choice": "suggest_alpha heuristic (authors' README)", "alpha": suggested, **{k: r[k] for k in groups}})
+    rows.append(
+        {"choice": "suggest_alpha heuristic (authors' README)", "alpha": suggested, **{k: r[k] for k in groups}}
+    )
     best = best_row(test)
-    rows.append({"choice": "best test overall (oracle, analysis only)", "alpha": float(best.alpha),
-                 **{k: best[k] for k in groups}})
+    rows.append(
+        {
+            "choice": "best test overall (oracle, analysis only)",
+            "alpha": float(best.alpha),
+            **{k: best[k] for k in groups},
+        }
+    )
     return sweep, pd.DataFrame(rows)
 
 
@@ -128,13 +164,19 @@ def _figures(summary: pd.DataFrame, run_dirs, out: Path, sweep: pd.DataFrame, ch
     base = pd.read_csv(run_dirs["synthetic_baseline"] / "per_class.csv")
     tde = pd.read_csv(run_dirs["synthetic_tde"] / "per_class.csv")
     pc = tde[["class", "train_count", "acc_plain", "acc_tde"]].merge(
-        base[["class", "acc_plain"]].rename(columns={"acc_plain": "acc_baseline"}), on="class")
+        base[["class", "acc_plain"]].rename(columns={"acc_plain": "acc_baseline"}), on="class"
+    )
     fig, ax = figures.figure(figsize=(7, 4))
-    figures.per_class_curve(pc, columns=["acc_baseline", "acc_plain", "acc_tde"],
-                          labels=[m for m in METHODS.values()], ax=ax, title="Per-class accuracy against class size")
+    figures.per_class_curve(
+        pc,
+        columns=["acc_baseline", "acc_plain", "acc_tde"],
+        labels=[m for m in METHODS.values()],
+        ax=ax,
+        title="Per-class accuracy against class size",
+    )
     figures.save(fig, out / "per_class.png")
 
-    test = sweep.rename(columns=lambda c: c[len("test_"):] if c.startswith("test_") else c)
+    test = sweep.rename(columns=lambda c: c[len("test_") :] if c.startswith("test_") else c)
     validation = sweep[["alpha", "val_overall"]].rename(columns={"val_overall": "overall"})
     fig, ax = figures.figure(figsize=(7, 4))
     figures.alpha_sweep(test, ax=ax, suggested=choices.alpha.iloc[1], used=choices.alpha.iloc[0], validation=validation)

@@ -202,7 +202,9 @@ class MovingAverageFeature(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
 
     @torch.no_grad()
-    def update(self, features: torch.Tensor, mu: Optional[float] = None, *, mask: Optional[torch.Tensor] = None) -> None:
+    def update(
+        self, features: torch.Tensor, mu: Optional[float] = None, *, mask: Optional[torch.Tensor] = None
+    ) -> None:
         """c <- mu * c + mean of ``features`` (B, D); with ``mask`` (B,) bool, of the selected rows only.
 
         Without a mask the per-rank batch means are averaged over ranks. With a mask the mean

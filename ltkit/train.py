@@ -47,7 +47,9 @@ CHECKPOINT = "checkpoint.pt"
 
 
 # ----------------------------------------------------------------------------- schedules
-def warmup_multistep_lr(epoch: int, lr: float, *, warmup_epochs: int = 5, milestones=(120, 160), factor: float = 0.01) -> float:
+def warmup_multistep_lr(
+    epoch: int, lr: float, *, warmup_epochs: int = 5, milestones=(120, 160), factor: float = 0.01
+) -> float:
     """lr0 * w_e * factor ** bisect_right(milestones, e), w_e = 1/3 (1 - e/W) + e/W for e < W."""
     w = 1.0
     if epoch < warmup_epochs:
@@ -65,7 +67,9 @@ def lr_at_epoch(cfg: RunConfig, epoch: int) -> float:
     """The learning rate of 1-based ``epoch`` under ``cfg``'s schedule (the authors' order)."""
     if cfg.schedule == "cosine":
         return cosine_lr(epoch, cfg.lr, epochs=cfg.epochs)
-    return warmup_multistep_lr(epoch, cfg.lr, warmup_epochs=cfg.warmup_epochs, milestones=cfg.milestones, factor=cfg.lr_factor)
+    return warmup_multistep_lr(
+        epoch, cfg.lr, warmup_epochs=cfg.warmup_epochs, milestones=cfg.milestones, factor=cfg.lr_factor
+    )
 
 
 def per_step_warmup(cfg: RunConfig, epoch: int) -> bool:
@@ -81,7 +85,9 @@ def lr_at_step(cfg: RunConfig, epoch: int, step: int, steps: int) -> float:
     if not per_step_warmup(cfg, epoch):
         return lr_at_epoch(cfg, epoch)
     done = (epoch - 1) * steps + step + 1
-    return cfg.lr * done / (cfg.warmup_epochs * steps) * cfg.lr_factor ** bisect.bisect_right(list(cfg.milestones), epoch)
+    return (
+        cfg.lr * done / (cfg.warmup_epochs * steps) * cfg.lr_factor ** bisect.bisect_right(list(cfg.milestones), epoch)
+    )
 
 
 def mu_at_epoch(cfg: RunConfig, lr: float) -> float:
@@ -108,8 +114,13 @@ def build_model(cfg: RunConfig, num_classes: int) -> LTModel:
     if cfg.bn_batch:
         use_ghost_batch_norm(backbone, cfg.bn_batch)
     classifier = create_classifier(
-        cfg.classifier, backbone.out_features, num_classes,
-        num_head=cfg.num_head, tau=cfg.tau, gamma=cfg.gamma, tau_norm_p=cfg.tau_norm_p,
+        cfg.classifier,
+        backbone.out_features,
+        num_classes,
+        num_head=cfg.num_head,
+        tau=cfg.tau,
+        gamma=cfg.gamma,
+        tau_norm_p=cfg.tau_norm_p,
     )
     model = LTModel(backbone, classifier, cfg.mu)
     return model.to(torch.float64) if cfg.dtype == "float64" else model
@@ -127,16 +138,23 @@ def load_stage1(model: LTModel, cfg: RunConfig) -> None:
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     state = ckpt["model"]
     # the weights of a ReLU backbone under softplus (or back) would load, and mean something else
-    theirs, ours = type(cfg).with_defaults(ckpt.get("config", {})).get("activation"), getattr(model.backbone, "activation", None)
+    theirs, ours = (
+        type(cfg).with_defaults(ckpt.get("config", {})).get("activation"),
+        getattr(model.backbone, "activation", None),
+    )
     if theirs != ours:
-        raise ValueError(f"init_from: {ckpt_path} was trained with activation={theirs!r}, this run has activation={ours!r}")
-    backbone = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+        raise ValueError(
+            f"init_from: {ckpt_path} was trained with activation={theirs!r}, this run has activation={ours!r}"
+        )
+    backbone = {k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}
     model.backbone.load_state_dict(backbone)
     if isinstance(model.classifier, LWSClassifier):
         w = state.get("classifier.fc.weight")
         if w is None or w.shape != model.classifier.fc.weight.shape:
-            raise ValueError(f"init_from: {ckpt_path} has no linear classifier weight of shape "
-                             f"{tuple(model.classifier.fc.weight.shape)}; LWS needs a stage-1 run with classifier='linear'")
+            raise ValueError(
+                f"init_from: {ckpt_path} has no linear classifier weight of shape "
+                f"{tuple(model.classifier.fc.weight.shape)}; LWS needs a stage-1 run with classifier='linear'"
+            )
         with torch.no_grad():
             model.classifier.fc.weight.copy_(w)
 
@@ -163,17 +181,23 @@ def train_batches(
     """(x, y) batches of one epoch on ``device``, augmented."""
     rng, gen = epoch_generators(cfg.seed, epoch, device)
     labels = np.asarray(data.train.targets)
-    idx = epoch_indices(labels, steps * cfg.batch_size, rng, sampler=cfg.sampler,
-                        num_classes=data.num_classes, samples_per_class=cfg.samples_per_class)
+    idx = epoch_indices(
+        labels,
+        steps * cfg.batch_size,
+        rng,
+        sampler=cfg.sampler,
+        num_classes=data.num_classes,
+        samples_per_class=cfg.samples_per_class,
+    )
     if isinstance(data.train, TensorImages) and cfg.pipeline == "batched":
         assert images_on_device is not None
         all_idx = torch.from_numpy(idx).to(device)
         all_y = data.train.labels.to(device)[all_idx]
         for s in range(steps):
-            b = all_idx[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            b = all_idx[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             x = augment_batch(images_on_device[b], gen, mean=data.train.mean, std=data.train.std)
             # distributed: every rank augments the same global batch and keeps its share of it
-            yield distributed.shard(x), distributed.shard(all_y[s * cfg.batch_size:(s + 1) * cfg.batch_size])
+            yield distributed.shard(x), distributed.shard(all_y[s * cfg.batch_size : (s + 1) * cfg.batch_size])
         return
     # file-backed datasets, and in-memory ones under pipeline="torchvision": DataLoader workers
     # decode and augment (each rank its share of a batch), or, with jpeg_decode "device" ("auto" on
@@ -181,18 +205,24 @@ def train_batches(
     # on the device
     dataset = TorchvisionImages(data.train) if isinstance(data.train, TensorImages) else data.train
     torch.manual_seed(int(rng.integers(2**62)) + distributed.rank())  # worker seeds derive from this RNG
-    batches = [distributed.shard(torch.from_numpy(idx[s * cfg.batch_size:(s + 1) * cfg.batch_size])).tolist()
-               for s in range(steps)]
+    batches = [
+        distributed.shard(torch.from_numpy(idx[s * cfg.batch_size : (s + 1) * cfg.batch_size])).tolist()
+        for s in range(steps)
+    ]
     if dataset is data.train and decode_on_device(cfg, device):
         from .data.listfile import EncodedImages, collate_encoded, decode_and_transform
 
-        loader = torch.utils.data.DataLoader(EncodedImages(data.train), batch_sampler=batches,
-                                             num_workers=cfg.num_workers, collate_fn=collate_encoded)
+        loader = torch.utils.data.DataLoader(
+            EncodedImages(data.train), batch_sampler=batches, num_workers=cfg.num_workers, collate_fn=collate_encoded
+        )
         for encoded, y in loader:
             yield decode_and_transform(encoded, device, data.train.transform), y.to(device, non_blocking=True)
         return
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=batches, num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+        dataset,
+        batch_sampler=batches,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
     for x, y in loader:
@@ -229,7 +259,9 @@ def train(
 
     world, main = distributed.world_size(), distributed.is_main()
     if cfg.batch_size % world:
-        raise ValueError(f"batch_size: {cfg.batch_size} (the global batch) does not split evenly over {world} processes")
+        raise ValueError(
+            f"batch_size: {cfg.batch_size} (the global batch) does not split evenly over {world} processes"
+        )
     model.to(device)
     distributed.sync_batchnorm(model, device)  # BatchNorm over the global batch (no-op on one process)
     if channels_last(device):
@@ -240,8 +272,14 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     criterion = create_loss(
-        cfg.loss, class_counts=data.train_counts.tolist(), focal_gamma=cfg.focal_gamma, cb_beta=cfg.cb_beta,
-        ldam_max_margin=cfg.ldam_max_margin, drw_epoch=cfg.drw_epoch, la_tau=cfg.la_tau, logit_scale=cfg.tau,
+        cfg.loss,
+        class_counts=data.train_counts.tolist(),
+        focal_gamma=cfg.focal_gamma,
+        cb_beta=cfg.cb_beta,
+        ldam_max_margin=cfg.ldam_max_margin,
+        drw_epoch=cfg.drw_epoch,
+        la_tau=cfg.la_tau,
+        logit_scale=cfg.tau,
     ).to(device)
 
     history: List[Dict[str, float]] = []
@@ -258,7 +296,9 @@ def train(
             log(f"resuming {run_dir} after epoch {start - 1}/{cfg.epochs}")
 
     steps = steps_per_epoch(cfg, len(data.train))
-    images = data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
+    images = (
+        data.train.images.to(device) if isinstance(data.train, TensorImages) and cfg.pipeline == "batched" else None
+    )
     forward = distributed.wrap_ddp(TrainForward(model, cfg.freeze_backbone), device)
     eager_step = make_step(cfg, model, forward, optimizer, criterion, device)
     used_precision = "fp64" if cfg.dtype == "float64" else precision(cfg.amp, device)[0]
@@ -268,8 +308,19 @@ def train(
     # here). A per-step warm-up changes the lr every step, so its epochs run the step uncompiled.
     step_fn = torch.compile(eager_step) if cfg.compile else eager_step
 
-    epochs_bar = tqdm(range(start, cfg.epochs + 1), initial=start - 1, total=cfg.epochs, disable=not cfg.progress,
-                      desc=cfg.run_name, unit="epoch", dynamic_ncols=True) if main else range(start, cfg.epochs + 1)
+    epochs_bar = (
+        tqdm(
+            range(start, cfg.epochs + 1),
+            initial=start - 1,
+            total=cfg.epochs,
+            disable=not cfg.progress,
+            desc=cfg.run_name,
+            unit="epoch",
+            dynamic_ncols=True,
+        )
+        if main
+        else range(start, cfg.epochs + 1)
+    )
     for epoch in epochs_bar:
         lr = lr_at_epoch(cfg, epoch)
         mu = mu_at_epoch(cfg, lr)
@@ -287,8 +338,9 @@ def train(
         t0 = time.perf_counter()
         batches = train_batches(cfg, data, device, epoch, steps, images)
         if steps >= 20 and main:  # a bar inside the epoch only where an epoch takes a while
-            batches = tqdm(batches, total=steps, leave=False, disable=not cfg.progress, desc=f"epoch {epoch}",
-                           dynamic_ncols=True)
+            batches = tqdm(
+                batches, total=steps, leave=False, disable=not cfg.progress, desc=f"epoch {epoch}", dynamic_ncols=True
+            )
         per_step = per_step_warmup(cfg, epoch)
         for i, (x, y) in enumerate(batches):
             if per_step:
@@ -300,16 +352,22 @@ def train(
             correct += n_correct
             seen += y.shape[0]
         if world > 1:  # the epoch's metrics over every rank's share
-            totals = distributed.all_reduce_sum(torch.stack([loss_sum.double(), correct.double(),
-                                                             torch.tensor(float(seen), device=device).double()]))
+            totals = distributed.all_reduce_sum(
+                torch.stack([loss_sum.double(), correct.double(), torch.tensor(float(seen), device=device).double()])
+            )
             loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - t0
         row = {  # lr: the epoch's last step's
-            "epoch": epoch, "lr": lr, "mu": mu,
-            "loss": loss_sum.item() / seen, "train_acc": 100.0 * correct.item() / seen,
-            "images_per_s": seen / elapsed, "time_s": elapsed, "precision": used_precision,
+            "epoch": epoch,
+            "lr": lr,
+            "mu": mu,
+            "loss": loss_sum.item() / seen,
+            "train_acc": 100.0 * correct.item() / seen,
+            "images_per_s": seen / elapsed,
+            "time_s": elapsed,
+            "precision": used_precision,
             "device_name": device_name,
         }
         if not math.isfinite(row["loss"]):
@@ -318,12 +376,22 @@ def train(
         if main:
             if epoch_metrics is not None:
                 row.update(epoch_metrics(epoch))
-            save_checkpoint(ckpt_path, {
-                "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "history": history, "config": cfg.training_dict(),
-            })
-            epochs_bar.set_postfix(lr=f"{lr:.4g}", loss=f"{row['loss']:.3f}", acc=f"{row['train_acc']:.1f}%",
-                                   img_s=f"{row['images_per_s']:.0f}")
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": history,
+                    "config": cfg.training_dict(),
+                },
+            )
+            epochs_bar.set_postfix(
+                lr=f"{lr:.4g}",
+                loss=f"{row['loss']:.3f}",
+                acc=f"{row['train_acc']:.1f}%",
+                img_s=f"{row['images_per_s']:.0f}",
+            )
             if on_epoch is not None:
                 on_epoch(history)
         distributed.barrier()  # no rank runs ahead of the checkpoint it would resume from

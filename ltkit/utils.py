@@ -48,7 +48,9 @@ def _umask() -> int:
 
 
 def write_json(path: PathLike, obj: Any) -> Path:
-    return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=False, default=_json_default) or f.write("\n"))
+    return atomic_write(
+        path, lambda f: json.dump(obj, f, indent=2, sort_keys=False, default=_json_default) or f.write("\n")
+    )
 
 
 def write_text(path: PathLike, text: str) -> Path:
@@ -121,8 +123,7 @@ def precision(amp: bool, device: torch.device) -> Tuple[str, str]:
 
 def autocast(amp: bool, device: torch.device):
     """bf16 autocast where :func:`precision` says bf16, otherwise a context that changes nothing."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
-                          enabled=precision(amp, device)[0] == "bf16")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision(amp, device)[0] == "bf16")
 
 
 def seed_everything(seed: int) -> None:

@@ -25,6 +25,7 @@ def load_script(relative_path: str, name: str = ""):
     spec.loader.exec_module(mod)
     return mod
 
+
 CIFAR10_ZIP = SHARED / "data" / "cifar10-jpeg.zip"
 CIFAR10_TOOL = SHARED / "tools" / "cifar10_jpeg_to_batches.py"
 
@@ -86,4 +87,3 @@ def gloo_group(rank: int, world: int, init_file: str):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-

@@ -11,10 +11,17 @@ def _tool():
 
 
 CONFIG = {
-    "networks": {"classifier": {"params": {"use_effect": True, "alpha": 1.0}},
-                 "feat_model": {"params": {"pretrain": False}}},
-    "training_opt": {"batch_size": 256, "cifar_imb_ratio": 0.01, "log_dir": "./logs/x", "num_epochs": 200,
-                     "num_workers": 12},
+    "networks": {
+        "classifier": {"params": {"use_effect": True, "alpha": 1.0}},
+        "feat_model": {"params": {"pretrain": False}},
+    },
+    "training_opt": {
+        "batch_size": 256,
+        "cifar_imb_ratio": 0.01,
+        "log_dir": "./logs/x",
+        "num_epochs": 200,
+        "num_workers": 12,
+    },
     "shuffle": False,
 }
 
@@ -23,7 +30,9 @@ def test_write_config_changes_only_the_named_fields(tmp_path):
     tool = _tool()
     src = tmp_path / "theirs.yaml"
     src.write_text(yaml.safe_dump(CONFIG))
-    tool.write_config(src, tmp_path / "a.yaml", log_dir="/o/log", cifar_imb_ratio=0.02, num_workers=None, num_epochs=None)
+    tool.write_config(
+        src, tmp_path / "a.yaml", log_dir="/o/log", cifar_imb_ratio=0.02, num_workers=None, num_epochs=None
+    )
     a = yaml.safe_load((tmp_path / "a.yaml").read_text())
     expected = yaml.safe_load(yaml.safe_dump(CONFIG))
     expected["training_opt"].update(log_dir="/o/log", cifar_imb_ratio=0.02)

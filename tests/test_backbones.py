@@ -62,13 +62,13 @@ def test_resnet32_structure():
     # Parameters, by hand: a 3x3 conv without bias has 9*in*out weights, a BN has 2*channels
     # (weight + bias); a BasicBlock(in, out) = 9*in*out + 9*out*out + 2*(2*out).
     expected = (
-        (9 * 3 * 16 + 2 * 16)                                  # stem: conv 3->16 + BN(16)            =    464
-        + 5 * (2 * 9 * 16 * 16 + 4 * 16)                       # layer1: 5 x block(16, 16)            =  23360
-        + (9 * 16 * 32 + 9 * 32 * 32 + 4 * 32)                 # layer2[0]: block(16, 32), stride 2   =  13952
-        + 4 * (2 * 9 * 32 * 32 + 4 * 32)                       # layer2[1:]: 4 x block(32, 32)        =  74240
-        + (9 * 32 * 64 + 9 * 64 * 64 + 4 * 64)                 # layer3[0]: block(32, 64), stride 2   =  55552
-        + 3 * (2 * 9 * 64 * 64 + 4 * 64)                       # layer3[1:]: 3 x block(64, 64)        = 221952
-        + 2 * (2 * 9 * 64 * 64 + 4 * 64)                       # cb_block + rb_block                  = 147968
+        (9 * 3 * 16 + 2 * 16)  # stem: conv 3->16 + BN(16)            =    464
+        + 5 * (2 * 9 * 16 * 16 + 4 * 16)  # layer1: 5 x block(16, 16)            =  23360
+        + (9 * 16 * 32 + 9 * 32 * 32 + 4 * 32)  # layer2[0]: block(16, 32), stride 2   =  13952
+        + 4 * (2 * 9 * 32 * 32 + 4 * 32)  # layer2[1:]: 4 x block(32, 32)        =  74240
+        + (9 * 32 * 64 + 9 * 64 * 64 + 4 * 64)  # layer3[0]: block(32, 64), stride 2   =  55552
+        + 3 * (2 * 9 * 64 * 64 + 4 * 64)  # layer3[1:]: 3 x block(64, 64)        = 221952
+        + 2 * (2 * 9 * 64 * 64 + 4 * 64)  # cb_block + rb_block                  = 147968
     )
     assert expected == 537488
     assert sum(p.numel() for p in net.parameters()) == expected
@@ -226,8 +226,9 @@ def _weight_gap_after_steps(activation: str, steps: int = 9) -> tuple:
     start = (flat(models[0]) - flat(models[1])).norm() / flat(models[0]).norm()
     for model in models:
         model.train()
-        opt = torch.optim.SGD(model.parameters(), lr=lr_at_epoch(cfg, 1), momentum=cfg.momentum,
-                              weight_decay=cfg.weight_decay)
+        opt = torch.optim.SGD(
+            model.parameters(), lr=lr_at_epoch(cfg, 1), momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
         for x, y in train_batches(cfg, data, torch.device("cpu"), 1, steps, data.train.images):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model.classifier(model.backbone(x)), y).backward()

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-from ltkit.batch.recipe import expand, load_recipe, parse_devices
 from ltkit.batch.cli import main
+from ltkit.batch.recipe import expand, load_recipe, parse_devices
 from ltkit.batch.run import run_batch
 from ltkit.config import DEFAULT_DATA_ROOTS, RunConfig
 
@@ -66,9 +66,15 @@ def work(tmp_path, monkeypatch):
 
 
 def seeds_recipe(root: Path, seeds, report=()) -> Path:
-    return write_recipe(root / "recipe.yaml", notebook="nb/train.ipynb", output_root=str(root / "runs"),
-                        name="s{seed}", base={"epochs": 1, "device": "cpu"}, grid={"seed": list(seeds)},
-                        report=list(report))
+    return write_recipe(
+        root / "recipe.yaml",
+        notebook="nb/train.ipynb",
+        output_root=str(root / "runs"),
+        name="s{seed}",
+        base={"epochs": 1, "device": "cpu"},
+        grid={"seed": list(seeds)},
+        report=list(report),
+    )
 
 
 def test_one_run_name_template_for_the_folder_the_record_and_the_batch(work):
@@ -76,21 +82,41 @@ def test_one_run_name_template_for_the_folder_the_record_and_the_batch(work):
     a run's name (run.json's ``run_name``) is its folder's."""
     from ltkit import RunConfig
 
-    path = write_recipe(work / "recipe.yaml", notebook="nb/train.ipynb", output_root="runs",
-                        base={"epochs": 1, "device": "cpu"}, grid={"seed": [0, 3]})
+    path = write_recipe(
+        work / "recipe.yaml",
+        notebook="nb/train.ipynb",
+        output_root="runs",
+        base={"epochs": 1, "device": "cpu"},
+        grid={"seed": [0, 3]},
+    )
     for spec in expand(load_recipe(path)):
         default = RunConfig(epochs=1, seed=spec.config.seed)
-        assert spec.name == default.run_name == Path(default.resolved_output_dir).name == "synthetic_lt-r100-resnet32-causal_norm-ce-s" + str(spec.config.seed)
+        assert (
+            spec.name
+            == default.run_name
+            == Path(default.resolved_output_dir).name
+            == "synthetic_lt-r100-resnet32-causal_norm-ce-s" + str(spec.config.seed)
+        )
         assert spec.config.run_name == spec.name  # the batch sets output_dir: the record says the folder's name
     assert RunConfig(output_dir="results/x/cifar10_lt-r100-causal_norm-s0").run_name == "cifar10_lt-r100-causal_norm-s0"
 
 
 # ---------------------------------------------------------------------------- shipped recipes
-@pytest.mark.parametrize("recipe, n", [("smoke.yaml", 4), ("table3_cifar_lt.yaml", 36), ("table3_cifar10_lt.yaml", 12),
-                                          ("table2_imagenet_lt.yaml", 2), ("gap_cifar10_lt_q50.yaml", 1),
-                                          ("gap_cifar10_lt_fp32.yaml", 1), ("gap_cifar10_lt_best_epoch.yaml", 1),
-                                          ("gap_cifar10_lt_bn_batch.yaml", 1), ("gap_cifar10_lt_lossless.yaml", 1),
-                                          ("table3_cifar10_lt_jpeg.yaml", 9)])
+@pytest.mark.parametrize(
+    "recipe, n",
+    [
+        ("smoke.yaml", 4),
+        ("table3_cifar_lt.yaml", 36),
+        ("table3_cifar10_lt.yaml", 12),
+        ("table2_imagenet_lt.yaml", 2),
+        ("gap_cifar10_lt_q50.yaml", 1),
+        ("gap_cifar10_lt_fp32.yaml", 1),
+        ("gap_cifar10_lt_best_epoch.yaml", 1),
+        ("gap_cifar10_lt_bn_batch.yaml", 1),
+        ("gap_cifar10_lt_lossless.yaml", 1),
+        ("table3_cifar10_lt_jpeg.yaml", 9),
+    ],
+)
 def test_shipped_recipes_load_and_expand(recipe, n):
     r = load_recipe(RECIPES / recipe)
     specs = expand(r)
@@ -98,18 +124,29 @@ def test_shipped_recipes_load_and_expand(recipe, n):
     assert len({s.name for s in specs}) == n
     for s in specs:
         assert s.parameters["output_dir"] == s.output_dir == str(Path(r.output_root) / s.name)
-        cfg = RunConfig.preset(s.parameters["preset"], **{k: v for k, v in s.parameters.items() if k != "preset"}) \
-            if "preset" in s.parameters else RunConfig.from_dict(s.parameters)
+        cfg = (
+            RunConfig.preset(s.parameters["preset"], **{k: v for k, v in s.parameters.items() if k != "preset"})
+            if "preset" in s.parameters
+            else RunConfig.from_dict(s.parameters)
+        )
         assert cfg.output_dir == s.output_dir
 
 
 def test_table3_grid():
     specs = expand(load_recipe(RECIPES / "table3_cifar_lt.yaml"))
     combos = {(s.config.dataset, s.config.imb_ratio, s.config.classifier, s.config.seed) for s in specs}
-    assert combos == {(d, r, c, s) for d in ("cifar10_lt", "cifar100_lt") for r in (100.0, 50.0, 10.0)
-                      for c in ("linear", "causal_norm") for s in (0, 1, 2)}
+    assert combos == {
+        (d, r, c, s)
+        for d in ("cifar10_lt", "cifar100_lt")
+        for r in (100.0, 50.0, 10.0)
+        for c in ("linear", "causal_norm")
+        for s in (0, 1, 2)
+    }
     for s in specs:
-        assert s.parameters["data_root"] == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config.dataset]
+        assert (
+            s.parameters["data_root"]
+            == {"cifar10_lt": "data/cifar10", "cifar100_lt": "data/cifar100"}[s.config.dataset]
+        )
         assert s.parameters["preset"].startswith(s.config.dataset)
         assert s.output_dir.startswith("results/runs/table3/")
 
@@ -117,13 +154,18 @@ def test_table3_grid():
 def test_table3_cifar10_runs_the_three_r100_seeds_first_and_the_baseline_last():
     specs = expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml"))
     order = [(s.config.classifier, s.config.imb_ratio, s.config.seed) for s in specs]
-    assert order == [("causal_norm", r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)] + \
-        [("linear", 100.0, k) for k in (0, 1, 2)]
+    assert order == [("causal_norm", r, k) for r in (100.0, 50.0, 10.0) for k in (0, 1, 2)] + [
+        ("linear", 100.0, k) for k in (0, 1, 2)
+    ]
     for s in specs:
         assert (s.config.dataset, s.config.compile, s.config.amp, s.config.epochs) == ("cifar10_lt", True, True, 200)
-        assert s.parameters["preset"] == {"causal_norm": "cifar10_lt_tde", "linear": "cifar10_lt_baseline"}[s.config.classifier]
-        assert s.output_dir == (f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-"
-                                f"{s.config.classifier}-s{s.config.seed}")
+        assert (
+            s.parameters["preset"]
+            == {"causal_norm": "cifar10_lt_tde", "linear": "cifar10_lt_baseline"}[s.config.classifier]
+        )
+        assert s.output_dir == (
+            f"results/runs/table3_cifar10_lt/cifar10_lt-r{s.config.imb_ratio:g}-{s.config.classifier}-s{s.config.seed}"
+        )
 
 
 def test_table3_recipe_trains_on_the_release_at_the_default_root_and_skips_kept_runs():
@@ -135,7 +177,9 @@ def test_table3_recipe_trains_on_the_release_at_the_default_root_and_skips_kept_
 
 
 def test_table3_on_the_jpeg_copy_is_table3_with_its_data_and_folders_changed():
-    release = [s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml")) if s.config.classifier == "causal_norm"]
+    release = [
+        s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt.yaml")) if s.config.classifier == "causal_norm"
+    ]
     jpeg = expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
     assert [s.name for s in jpeg] == [s.name for s in release]  # same runs, same order
     for a, b in zip(jpeg, release):
@@ -145,17 +189,25 @@ def test_table3_on_the_jpeg_copy_is_table3_with_its_data_and_folders_changed():
         assert a.kept_dir == f"results/analysis/cifar10_lt_jpeg/{a.name}"
 
 
-@pytest.mark.parametrize("recipe, differs", [("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
-                                              ("gap_cifar10_lt_fp32.yaml", {"amp": False}),
-                                              ("gap_cifar10_lt_best_epoch.yaml", {"test_every": 1}),
-                                              ("gap_cifar10_lt_bn_batch.yaml", {"bn_batch": 64}),
-                                              ("gap_cifar10_lt_lossless.yaml", {"data_root": "data/cifar10-lossless-paired"})])
+@pytest.mark.parametrize(
+    "recipe, differs",
+    [
+        ("gap_cifar10_lt_q50.yaml", {"data_root": "data/cifar10-q50"}),
+        ("gap_cifar10_lt_fp32.yaml", {"amp": False}),
+        ("gap_cifar10_lt_best_epoch.yaml", {"test_every": 1}),
+        ("gap_cifar10_lt_bn_batch.yaml", {"bn_batch": 64}),
+        ("gap_cifar10_lt_lossless.yaml", {"data_root": "data/cifar10-lossless-paired"}),
+    ],
+)
 def test_gap_recipes_change_one_thing_of_the_table3_r100_seed0_run(recipe, differs):
     """A gap-analysis run is the JPEG-copy Table 3's r100 seed-0 run with one setting changed, and no
     more, and says it is an analysis (no paper table takes it)."""
     (gap,) = expand(load_recipe(RECIPES / recipe))
-    table3 = next(s for s in expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
-                  if (s.config.imb_ratio, s.config.seed) == (100.0, 0))
+    table3 = next(
+        s
+        for s in expand(load_recipe(RECIPES / "table3_cifar10_lt_jpeg.yaml"))
+        if (s.config.imb_ratio, s.config.seed) == (100.0, 0)
+    )
     a, b = gap.config.to_dict(), table3.config.to_dict()
     changed = {k: a[k] for k in a if a[k] != b[k] and k != "output_dir"}
     assert changed == {**differs, "study": "analysis"}
@@ -165,30 +217,33 @@ def test_gap_recipes_change_one_thing_of_the_table3_r100_seed0_run(recipe, diffe
 def test_smoke_and_table2_settings():
     smoke = expand(load_recipe(RECIPES / "smoke.yaml"))
     assert {(s.config.classifier, s.config.seed) for s in smoke} == {
-        (c, k) for c in ("linear", "causal_norm") for k in (0, 1)}
-    assert all(s.config.dataset == "synthetic_lt" and s.config.device == "cpu" and s.config.epochs == 3
-               for s in smoke)
+        (c, k) for c in ("linear", "causal_norm") for k in (0, 1)
+    }
+    assert all(s.config.dataset == "synthetic_lt" and s.config.device == "cpu" and s.config.epochs == 3 for s in smoke)
     t2 = expand(load_recipe(RECIPES / "table2_imagenet_lt.yaml"))
     assert sorted(s.parameters["preset"] for s in t2) == ["imagenet_lt_baseline", "imagenet_lt_tde"]
     assert all(s.parameters["data_root"] == "data/ImageNet_LT" and s.config.seed == 0 for s in t2)
 
 
 # ---------------------------------------------------------------------------- validation
-@pytest.mark.parametrize("recipe, words", [
-    ({"output_root": "r", "grdi": {"seed": [0]}}, ["grdi", "valid keys", "grid", "output_root"]),
-    ({"output_root": "r", "grid": {"sede": [0]}}, ["sede", "valid parameters", "seed"]),
-    ({"output_root": "r", "base": {"lr_rate": 0.1}}, ["lr_rate", "base", "valid parameters"]),
-    ({"output_root": "r", "cases": [{"presett": "x"}]}, ["presett", "cases[0]"]),
-    ({"output_root": "r", "name": "{seed}-{colour}", "grid": {"seed": [0]}}, ["colour", "not a parameter"]),
-    ({"output_root": "r", "name": "run-{seed:d}", "grid": {"imb_ratio": [10, 100]}}, ["duplicate", "run-0"]),
-    ({"output_root": "r", "grid": {"classifier": ["cosin"]}}, ["classifier", "cosin"]),
-    ({"output_root": "r", "grid": {"seed": 0}}, ["grid.seed", "list"]),
-    ({"output_root": "r", "base": {"output_dir": "x"}}, ["output_dir", "set by the batch"]),
-    ({"output_root": "r", "cases": [{"preset": "cifar10_lt_tee"}]}, ["preset", "cifar10_lt_tee"]),
-    ({"output_root": "r", "cases": [{"seed": 1}], "grid": {"seed": [0]}}, ["seed", "both"]),
-    ({"output_root": "r", "name": "{dataset}/{seed}"}, ["one folder name"]),
-    ({"grid": {"seed": [0]}}, ["output_root", "required"]),
-])
+@pytest.mark.parametrize(
+    "recipe, words",
+    [
+        ({"output_root": "r", "grdi": {"seed": [0]}}, ["grdi", "valid keys", "grid", "output_root"]),
+        ({"output_root": "r", "grid": {"sede": [0]}}, ["sede", "valid parameters", "seed"]),
+        ({"output_root": "r", "base": {"lr_rate": 0.1}}, ["lr_rate", "base", "valid parameters"]),
+        ({"output_root": "r", "cases": [{"presett": "x"}]}, ["presett", "cases[0]"]),
+        ({"output_root": "r", "name": "{seed}-{colour}", "grid": {"seed": [0]}}, ["colour", "not a parameter"]),
+        ({"output_root": "r", "name": "run-{seed:d}", "grid": {"imb_ratio": [10, 100]}}, ["duplicate", "run-0"]),
+        ({"output_root": "r", "grid": {"classifier": ["cosin"]}}, ["classifier", "cosin"]),
+        ({"output_root": "r", "grid": {"seed": 0}}, ["grid.seed", "list"]),
+        ({"output_root": "r", "base": {"output_dir": "x"}}, ["output_dir", "set by the batch"]),
+        ({"output_root": "r", "cases": [{"preset": "cifar10_lt_tee"}]}, ["preset", "cifar10_lt_tee"]),
+        ({"output_root": "r", "cases": [{"seed": 1}], "grid": {"seed": [0]}}, ["seed", "both"]),
+        ({"output_root": "r", "name": "{dataset}/{seed}"}, ["one folder name"]),
+        ({"grid": {"seed": [0]}}, ["output_root", "required"]),
+    ],
+)
 def test_recipe_validation_names_the_problem(tmp_path, recipe, words):
     path = write_recipe(tmp_path / "bad.yaml", **recipe)
     with pytest.raises(ValueError) as e:
@@ -210,17 +265,26 @@ def test_missing_files(tmp_path, monkeypatch, capsys):
 
 
 def test_cases_cross_grid_and_grid_lists(tmp_path):
-    path = write_recipe(tmp_path / "r.yaml", output_root="out", name="{classifier}-{loss}-s{seed}",
-                        base={"epochs": 2}, cases=[{"loss": "ce"}, {"loss": "focal"}],
-                        grid=[{"classifier": ["linear", "causal_norm"], "seed": [0, 1]},
-                              {"classifier": ["cosine"], "seed": [5]}])
+    path = write_recipe(
+        tmp_path / "r.yaml",
+        output_root="out",
+        name="{classifier}-{loss}-s{seed}",
+        base={"epochs": 2},
+        cases=[{"loss": "ce"}, {"loss": "focal"}],
+        grid=[{"classifier": ["linear", "causal_norm"], "seed": [0, 1]}, {"classifier": ["cosine"], "seed": [5]}],
+    )
     r = load_recipe(path)
     assert r.notebook == "notebooks/train_classification.ipynb"
     assert r.report == ["notebooks/tables.ipynb", "notebooks/figures.ipynb"]
     specs = expand(r)
     assert len(specs) == 2 * (4 + 1)
     assert specs[0].name == "linear-ce-s0" and specs[0].parameters == {
-        "epochs": 2, "loss": "ce", "classifier": "linear", "seed": 0, "output_dir": str(Path("out") / "linear-ce-s0")}
+        "epochs": 2,
+        "loss": "ce",
+        "classifier": "linear",
+        "seed": 0,
+        "output_dir": str(Path("out") / "linear-ce-s0"),
+    }
     assert "cosine-focal-s5" in {s.name for s in specs}
 
 
@@ -244,8 +308,15 @@ def test_dry_run_devices_round_robin(work, capsys):
 
 
 def test_dry_run_skip_and_stale(work):
-    path = write_recipe(work / "r.yaml", notebook="nb/train.ipynb", output_root="runs", name="s{seed}",
-                        base={"epochs": 2}, grid={"seed": [0, 1, 2]}, report=[])
+    path = write_recipe(
+        work / "r.yaml",
+        notebook="nb/train.ipynb",
+        output_root="runs",
+        name="s{seed}",
+        base={"epochs": 2},
+        grid={"seed": [0, 1, 2]},
+        report=[],
+    )
     same = RunConfig(epochs=2, seed=0, output_dir="elsewhere", device="cuda").to_dict()  # execution fields may differ
     other = RunConfig(epochs=3, seed=1).to_dict()
     for name, params in (("s0", same), ("s1", other)):
@@ -276,7 +347,7 @@ def test_batch_runs_fails_skips_and_summarises(work, capsys):
         assert Path(rec["cwd"]).resolve() == work.resolve()
     assert not (runs / "s1" / "run.json").exists()
     executed = nbformat.read(str(runs / "s1" / "train.ipynb"), as_version=4)
-    assert any("device = \"cuda:1\"" in c.source for c in executed.cells)  # the injected parameters
+    assert any('device = "cuda:1"' in c.source for c in executed.cells)  # the injected parameters
     md = (runs / "batch.md").read_text()
     assert "| s1 | failed |" in md and "seed 1 fails on purpose" in md
     assert "| s1 | failed |" in capsys.readouterr().out
@@ -316,34 +387,57 @@ def test_missing_kernel_is_a_clear_error(work, capsys):
 
 # ---------------------------------------------------------------------------- LVIS recipes
 def test_lvis_recipe_expands_with_work_dirs_and_checks_lvis_parameters(tmp_path):
-    from ltkit.batch.recipe import assign_devices
     from ltkit.batch.execute import run_state
+    from ltkit.batch.recipe import assign_devices
 
     r = load_recipe(RECIPES / "table4_lvis.yaml")
     specs = expand(r)
     assert [s.parameters["config"] for s in specs] == [
-        "lvis_v1/htc_without_semantic_r101_fpn_20e_baseline", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde",
-        "lvis_v05/htc_without_semantic_r101_fpn_20e_baseline", "lvis_v05/htc_without_semantic_r101_fpn_20e_tde"]
+        "lvis_v1/htc_without_semantic_r101_fpn_20e_baseline",
+        "lvis_v1/htc_without_semantic_r101_fpn_20e_tde",
+        "lvis_v05/htc_without_semantic_r101_fpn_20e_baseline",
+        "lvis_v05/htc_without_semantic_r101_fpn_20e_tde",
+    ]
     assert specs[1].name == "lvis_v1-htc_without_semantic_r101_fpn_20e_tde-s0"
     assert all(s.parameters["work_dir"] == s.output_dir and s.parameters["gpus"] == 8 for s in specs)
     assert "output_dir" not in specs[0].parameters
     with pytest.raises(ValueError, match="LVIS runs take the `gpus`"):
         assign_devices(specs, [0, 1])
 
-    bad = write_recipe(tmp_path / "bad.yaml", notebook="notebooks/train_lvis.ipynb", output_root="o",
-                       name="{config_name}", base={"epochs": 2})
+    bad = write_recipe(
+        tmp_path / "bad.yaml",
+        notebook="notebooks/train_lvis.ipynb",
+        output_root="o",
+        name="{config_name}",
+        base={"epochs": 2},
+    )
     with pytest.raises(ValueError, match="unknown parameter 'epochs'; valid parameters: config, data_root, gpus"):
         load_recipe(bad)
-    reserved = write_recipe(tmp_path / "res.yaml", notebook="notebooks/train_lvis.ipynb", output_root="o",
-                            name="{config_name}", base={"work_dir": "x"})
+    reserved = write_recipe(
+        tmp_path / "res.yaml",
+        notebook="notebooks/train_lvis.ipynb",
+        output_root="o",
+        name="{config_name}",
+        base={"work_dir": "x"},
+    )
     with pytest.raises(ValueError, match="'work_dir' is set by the batch"):
         load_recipe(reserved)
 
     # skip logic: a complete record is skipped when the defining parameters match, rerun when not
     spec = dataclasses_replace(specs[1], output_dir=str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
-    record = {"status": "complete", "params": {"config": spec.parameters["config"], "seed": 0, "alpha": 1.5,
-                                               "data_root": "", "eval_only": "", "backend": "lvis", "tiny": False}}
+    record = {
+        "status": "complete",
+        "params": {
+            "config": spec.parameters["config"],
+            "seed": 0,
+            "alpha": 1.5,
+            "data_root": "",
+            "eval_only": "",
+            "backend": "lvis",
+            "tiny": False,
+        },
+    }
     (tmp_path / "run" / "run.json").write_text(json.dumps(record))
     assert run_state(spec) == "complete"
     other = dataclasses_replace(spec, config=spec.config.replace(alpha=1.0))
@@ -368,8 +462,13 @@ def test_the_schema_comes_from_the_notebooks_tag_not_its_name(tmp_path):
     nb = nbformat.read(REPO / "notebooks" / "train_lvis.ipynb", as_version=4)
     nbformat.write(nb, tmp_path / "my_detector.ipynb")
     assert notebook_schema(tmp_path / "my_detector.ipynb") is LVISRunConfig
-    recipe = write_recipe(tmp_path / "r.yaml", notebook=str(tmp_path / "my_detector.ipynb"), output_root="o",
-                          name="{config_name}", cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}])
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        notebook=str(tmp_path / "my_detector.ipynb"),
+        output_root="o",
+        name="{config_name}",
+        cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}],
+    )
     assert expand(load_recipe(recipe))[0].parameters["work_dir"] == "o/lvis_v1-mask_rcnn_r50_fpn_1x_tde"
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.metadata.tags = ["parameters"]
@@ -455,41 +554,81 @@ def test_slurm_submission_script_carries_the_resources(work, monkeypatch):
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
     monkeypatch.setenv("FAKE_SBATCH_COPY", str(work / "submitted.sh"))
-    path = write_recipe(work / "recipe.yaml", notebook="nb/train.ipynb", output_root=str(work / "runs"), name="s{seed}",
-                        base={"gpus": 2}, grid={"seed": [0]},
-                        cluster={"partition": "gpu", "time": "1-12:00:00", "cpus": 16, "mem_gb": 64,
-                                 "sbatch": {"account": "lab", "constraint": "a100"},
-                                 "setup": ["module load cuda/12.4"]})
+    path = write_recipe(
+        work / "recipe.yaml",
+        notebook="nb/train.ipynb",
+        output_root=str(work / "runs"),
+        name="s{seed}",
+        base={"gpus": 2},
+        grid={"seed": [0]},
+        cluster={
+            "partition": "gpu",
+            "time": "1-12:00:00",
+            "cpus": 16,
+            "mem_gb": 64,
+            "sbatch": {"account": "lab", "constraint": "a100"},
+            "setup": ["module load cuda/12.4"],
+        },
+    )
     recipe = load_recipe(path)
     res = parse_resources(recipe.cluster)
-    assert res == Resources(partition="gpu", time_min=2160, cpus=16, mem_gb=64.0,
-                            sbatch={"account": "lab", "constraint": "a100"}, setup=["module load cuda/12.4"])
+    assert res == Resources(
+        partition="gpu",
+        time_min=2160,
+        cpus=16,
+        mem_gb=64.0,
+        sbatch={"account": "lab", "constraint": "a100"},
+        setup=["module load cuda/12.4"],
+    )
     spec = expand(recipe)[0]
-    job = submit(make_executor("slurm", work / "runs" / "submitit"), "slurm", res, spec, work / "nb" / "train.ipynb",
-                 "ltkit", work)
+    job = submit(
+        make_executor("slurm", work / "runs" / "submitit"),
+        "slurm",
+        res,
+        spec,
+        work / "nb" / "train.ipynb",
+        "ltkit",
+        work,
+    )
     assert job.job_id == "4242"
     script = (work / "submitted.sh").read_text()
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=2160", "#SBATCH --cpus-per-task=16",
-                 "#SBATCH --gpus-per-node=2",  # the run's gpus: its notebook starts torchrun inside the job
-                 "#SBATCH --ntasks-per-node=1", "#SBATCH --nodes=1", "#SBATCH --mem=64GB", "#SBATCH --account=lab",
-                 "#SBATCH --constraint=a100", "#SBATCH --job-name=s0", "module load cuda/12.4",
-                 "-m submitit.core._submit", "#SBATCH --signal=USR2@"):
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=2160",
+        "#SBATCH --cpus-per-task=16",
+        "#SBATCH --gpus-per-node=2",  # the run's gpus: its notebook starts torchrun inside the job
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --nodes=1",
+        "#SBATCH --mem=64GB",
+        "#SBATCH --account=lab",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --job-name=s0",
+        "module load cuda/12.4",
+        "-m submitit.core._submit",
+        "#SBATCH --signal=USR2@",
+    ):
         assert line in script, (line, script)
     assert str(work / "runs" / "submitit") in script  # the job folder, for its logs and the requeue
 
 
-@pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("30:15", 31), ("12:00:00", 720), ("1-12", 2160),
-                                            ("2-00:30", 2910)])
+@pytest.mark.parametrize(
+    "text, minutes", [(90, 90), ("90", 90), ("30:15", 31), ("12:00:00", 720), ("1-12", 2160), ("2-00:30", 2910)]
+)
 def test_slurm_time_formats(text, minutes):
     from ltkit.batch.resources import parse_time
 
     assert parse_time(text) == minutes
 
 
-@pytest.mark.parametrize("cluster, words", [({"partion": "gpu"}, ["partion", "valid keys", "partition"]),
-                                             ({"time": "soon"}, ["time", "HH:MM:SS"]),
-                                             ({"gpus": -1}, ["gpus", ">= 0"]),
-                                             ({"sbatch": ["account=lab"]}, ["sbatch", "mapping"])])
+@pytest.mark.parametrize(
+    "cluster, words",
+    [
+        ({"partion": "gpu"}, ["partion", "valid keys", "partition"]),
+        ({"time": "soon"}, ["time", "HH:MM:SS"]),
+        ({"gpus": -1}, ["gpus", ">= 0"]),
+        ({"sbatch": ["account=lab"]}, ["sbatch", "mapping"]),
+    ],
+)
 def test_bad_cluster_settings_are_named(tmp_path, cluster, words):
     path = write_recipe(tmp_path / "bad.yaml", output_root="r", cluster=cluster)
     with pytest.raises(ValueError) as e:
@@ -516,14 +655,41 @@ def test_an_interrupted_batch_stops_within_seconds_and_resumes(tmp_path, signame
 
     from ltkit.runs.folder import holder
 
-    base = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
-                batch_size=16, lr=0.05, warmup_epochs=1, milestones=[2], device="cpu", num_workers=0, progress=False,
-                classifier="causal_norm", alpha=1.0, epochs=30, amp=False)
-    path = write_recipe(tmp_path / "long.yaml", notebook="notebooks/train_classification.ipynb",
-                        output_root=str(tmp_path / "runs"), name="s{seed}", base=base, grid={"seed": [0, 1]}, report=[])
+    base = dict(
+        dataset="synthetic_lt",
+        synthetic_classes=4,
+        synthetic_n_max=40,
+        imb_ratio=10,
+        synthetic_image_size=8,
+        batch_size=16,
+        lr=0.05,
+        warmup_epochs=1,
+        milestones=[2],
+        device="cpu",
+        num_workers=0,
+        progress=False,
+        classifier="causal_norm",
+        alpha=1.0,
+        epochs=30,
+        amp=False,
+    )
+    path = write_recipe(
+        tmp_path / "long.yaml",
+        notebook="notebooks/train_classification.ipynb",
+        output_root=str(tmp_path / "runs"),
+        name="s{seed}",
+        base=base,
+        grid={"seed": [0, 1]},
+        report=[],
+    )
     run0 = tmp_path / "runs" / "s0"
-    p = subprocess.Popen([sys.executable, "-m", "ltkit.batch", str(path)], cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "ltkit.batch", str(path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 240
     while not (run0 / "history.csv").is_file():  # training has started
         assert p.poll() is None and time.monotonic() < deadline, p.stdout.read() if p.poll() is not None else "slow"
@@ -546,8 +712,9 @@ def test_an_interrupted_batch_stops_within_seconds_and_resumes(tmp_path, signame
         os.kill(rec["process"]["pid"], 0)
     assert not (tmp_path / "runs" / "s1").exists()
 
-    again = subprocess.run([sys.executable, "-m", "ltkit.batch", str(path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=600)
+    again = subprocess.run(
+        [sys.executable, "-m", "ltkit.batch", str(path)], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     rec = json.loads((run0 / "run.json").read_text())
     assert rec["status"] == "complete" and rec["progress"]["epoch"] == 30

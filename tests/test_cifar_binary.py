@@ -7,8 +7,8 @@ import tarfile
 
 import numpy as np
 import pytest
-
 from conftest import load_script
+
 from ltkit.data import load_cifar_lt
 
 PER_TRAIN_FILE, N_TEST = 20, 30
@@ -106,14 +106,24 @@ def _like_folder(root, content, rng, noise=3):
         rank = np.array([np.sum(labels[:i] == labels[i]) for i in range(len(labels))])
         order = rng.permutation(len(labels))
         orders[split] = order
-        noisy = np.clip(pixels.astype(int) + rng.integers(-noise, noise + 1, size=pixels.shape), 0, 255).astype(np.uint8)
+        noisy = np.clip(pixels.astype(int) + rng.integers(-noise, noise + 1, size=pixels.shape), 0, 255).astype(
+            np.uint8
+        )
         fnames = [f"{_tool().LABEL_NAMES[labels[j]]}_{rank[j]:04d}.jpg" for j in order]
         step = len(order) // len(files)
         for k, f in enumerate(files):
             sl = slice(k * step, (k + 1) * step)
             with open(out / f[:-4], "wb") as fh:
-                pickle.dump({"data": noisy[order][sl], "labels": labels[order][sl].tolist(), "filenames": fnames[sl],
-                             "batch_label": f}, fh, protocol=4)
+                pickle.dump(
+                    {
+                        "data": noisy[order][sl],
+                        "labels": labels[order][sl].tolist(),
+                        "filenames": fnames[sl],
+                        "batch_label": f,
+                    },
+                    fh,
+                    protocol=4,
+                )
     return orders
 
 
@@ -162,7 +172,7 @@ def test_fidelity_is_psnr_and_mean_absolute_error():
     copy = ref.copy()
     copy[0] = 2  # image 0 off by 2 everywhere, image 1 exact: MSE 2, MAE 1
     f = tool.fidelity(ref, copy)
-    assert f["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / 2))
+    assert f["psnr"] == pytest.approx(10 * np.log10(255**2 / 2))
     assert (f["mae"], f["mae_image_median"], f["mae_image_max"]) == (1.0, 1.0, 2.0)
     assert tool.fidelity(ref, ref)["psnr"] == float("inf")
 

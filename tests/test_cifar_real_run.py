@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import requires_shared_cifar10
 
 import ltkit
-from conftest import requires_shared_cifar10
 
 pytestmark = [pytest.mark.slow, requires_shared_cifar10]
 
@@ -23,9 +23,19 @@ CHANCE_MARGIN = 15.0
 
 
 def test_cifar10_lt_causal_norm_run(cifar10_root, tmp_path):
-    cfg = ltkit.RunConfig.preset("cifar10_lt_tde", data_root=str(cifar10_root), epochs=3, steps_per_epoch=12,
-                                 batch_size=128, warmup_epochs=2, milestones=(3,), device="cpu", progress=False,
-                                 num_workers=0, output_dir=str(tmp_path / "run"))
+    cfg = ltkit.RunConfig.preset(
+        "cifar10_lt_tde",
+        data_root=str(cifar10_root),
+        epochs=3,
+        steps_per_epoch=12,
+        batch_size=128,
+        warmup_epochs=2,
+        milestones=(3,),
+        device="cpu",
+        progress=False,
+        num_workers=0,
+        output_dir=str(tmp_path / "run"),
+    )
     run_dir = ltkit.run(cfg, log=lambda *_: None)
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["status"] == "complete"
@@ -53,8 +63,15 @@ def test_cifar10_lt_baseline_first_epoch_starts_stably(cifar10_root, tmp_path):
     its mean training loss stays under ln 10, the loss of a uniform guess. With the authors'
     per-epoch warm-up (lr 0.093 from the first step) this preset's bias-free head overshot:
     mean 2.84, one step at 12.1 (results/benchmarks/first_epochs_cifar10_lt_baseline.txt)."""
-    cfg = ltkit.RunConfig.preset("cifar10_lt_baseline", data_root=str(cifar10_root), epochs=1, device="cpu",
-                                 progress=False, num_workers=0, output_dir=str(tmp_path / "run"))
+    cfg = ltkit.RunConfig.preset(
+        "cifar10_lt_baseline",
+        data_root=str(cifar10_root),
+        epochs=1,
+        device="cpu",
+        progress=False,
+        num_workers=0,
+        output_dir=str(tmp_path / "run"),
+    )
     assert cfg.warmup == "step"
     run_dir = ltkit.run(cfg, log=lambda *_: None)
     hist = pd.read_csv(run_dir / "history.csv")

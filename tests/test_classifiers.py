@@ -40,8 +40,9 @@ def test_causal_norm_head_is_the_tde_formula():
     head = create_classifier("causal_norm", 12, 6, num_head=3, tau=10.0, gamma=0.1)
     x, c = torch.rand(5, 12), torch.rand(12)
     torch.testing.assert_close(head(x), causal_norm_logits(x, head.weight, num_head=3, tau=10.0, gamma=0.1))
-    torch.testing.assert_close(head.tde_logits(x, c, 2.0),
-                               tde_logits(x, head.weight, c, alpha=2.0, num_head=3, tau=10.0, gamma=0.1))
+    torch.testing.assert_close(
+        head.tde_logits(x, c, 2.0), tde_logits(x, head.weight, c, alpha=2.0, num_head=3, tau=10.0, gamma=0.1)
+    )
     # weight init U(-1/sqrt(D), 1/sqrt(D)), no bias (docs/method.md 1.4)
     assert head.weight.abs().max() <= 1 / math.sqrt(12)
     assert [n for n, _ in head.named_parameters()] == ["weight"]
@@ -56,7 +57,7 @@ def test_cosine_head_is_gamma_zero():
     for b in range(4):
         for i in range(3):
             for k in range(2):
-                xk, wk = xn[b, 4 * k:4 * k + 4], w[i, 4 * k:4 * k + 4]
+                xk, wk = xn[b, 4 * k : 4 * k + 4], w[i, 4 * k : 4 * k + 4]
                 expected[b, i] += 8.0 * xk @ wk / np.linalg.norm(xk) / np.linalg.norm(wk)
     np.testing.assert_allclose(head(x).detach().numpy(), expected, rtol=1e-5)
 
@@ -101,7 +102,9 @@ def test_registry_flags():
 
 
 def test_misspelt_classifier_option_is_refused():
-    with pytest.raises(ValueError, match=r"unknown classifier option\(s\) \['num_heads'\]; classifier options are: .*num_head"):
+    with pytest.raises(
+        ValueError, match=r"unknown classifier option\(s\) \['num_heads'\]; classifier options are: .*num_head"
+    ):
         create_classifier("causal_norm", 8, 3, num_heads=4)
     # tau / gamma belong to other classifiers and are left out for linear
     assert [n for n, _ in create_classifier("linear", 8, 3, tau=16.0, gamma=0.1).named_parameters()] == ["fc.weight"]
@@ -112,13 +115,20 @@ def test_traits_are_read_off_the_registry():
 
     assert tde_classifiers() == ("capsule", "causal_norm", "cosine")
     assert linear_classifiers() == ("linear", "lws", "tau_norm")
-    assert tde_settings("cosine", num_head=2, tau=16, gamma=0.5) == dict(num_head=2, tau=16.0, gamma=0.0, feature_norm="l2")
+    assert tde_settings("cosine", num_head=2, tau=16, gamma=0.5) == dict(
+        num_head=2, tau=16.0, gamma=0.0, feature_norm="l2"
+    )
     assert tde_settings("capsule", num_head=1, tau=8, gamma=0.5)["feature_norm"] == "squash"
     assert tde_settings("causal_norm", num_head=2, tau=16, gamma=0.5)["gamma"] == 0.5
-    with pytest.raises(ValueError, match="classifier 'linear' has no TDE logits; the classifiers with TDE are: capsule, causal_norm, cosine"):
+    with pytest.raises(
+        ValueError,
+        match="classifier 'linear' has no TDE logits; the classifiers with TDE are: capsule, causal_norm, cosine",
+    ):
         tde_settings("linear", num_head=2, tau=16, gamma=0)
     # a head built through the registry computes with exactly the settings tde_settings names
     for name in tde_classifiers():
         head = create_classifier(name, 8, 3, num_head=2, tau=10.0, gamma=0.25)
         x = torch.rand(5, 8)
-        torch.testing.assert_close(head(x), causal_norm_logits(x, head.weight, **tde_settings(name, num_head=2, tau=10.0, gamma=0.25)))
+        torch.testing.assert_close(
+            head(x), causal_norm_logits(x, head.weight, **tde_settings(name, num_head=2, tau=10.0, gamma=0.25))
+        )

@@ -30,10 +30,21 @@ def test_large_presets_equal_reference_configs():
 
 def test_decoupling_presets():
     s1 = RunConfig.preset("cifar10_lt_stage1")
-    assert (s1.classifier, s1.batch_size, s1.epochs, s1.weight_decay, s1.schedule) == ("linear", 512, 90, 1e-4, "cosine")
+    assert (s1.classifier, s1.batch_size, s1.epochs, s1.weight_decay, s1.schedule) == (
+        "linear",
+        512,
+        90,
+        1e-4,
+        "cosine",
+    )
     lws = RunConfig.preset("cifar10_lt_lws", init_from="results/runs/stage1")
     assert (lws.classifier, lws.epochs, lws.sampler, lws.samples_per_class, lws.freeze_backbone) == (
-        "lws", 5, "class_balanced", 4, True)
+        "lws",
+        5,
+        "class_balanced",
+        4,
+        True,
+    )
     with pytest.raises(ValueError, match="init_from"):
         RunConfig.preset("cifar10_lt_lws")
 
@@ -41,22 +52,92 @@ def test_decoupling_presets():
 # Every preset's settings, written out here from docs/method.md 1.3 (and, for the synthetic
 # quickstart, from the recipe issue 10 settled on), not read from ltkit.config: a changed preset
 # fails until this table is changed with it.
-_CIFAR_REF = dict(backbone="resnet32", num_head=2, tau=16.0, gamma=1 / 32, batch_size=256, epochs=200, lr=0.2,
-                  weight_decay=5e-4, momentum=0.9, schedule="warmup_multistep", warmup_epochs=5,
-                  milestones=(120, 160), lr_factor=0.01, mu=0.9, mu_schedule="fixed", imb_ratio=100.0, loss="ce",
-                  sampler="instance")
-_LARGE_REF = dict(backbone="resnext50_32x4d", num_head=2, tau=16.0, gamma=1 / 32, batch_size=512, epochs=90, lr=0.2,
-                  weight_decay=5e-4, momentum=0.9, schedule="cosine", mu=0.9, mu_schedule="lr_scaled", loss="ce",
-                  sampler="instance")
-_STAGE1_REF = dict(backbone="resnet32", classifier="linear", batch_size=512, epochs=90, lr=0.2, weight_decay=1e-4,
-                   momentum=0.9, schedule="cosine", imb_ratio=100.0, loss="ce", sampler="instance")
-_LWS_REF = dict(backbone="resnet32", classifier="lws", batch_size=512, epochs=5, lr=0.2, weight_decay=1e-4,
-                momentum=0.9, schedule="cosine", sampler="class_balanced", samples_per_class=4, freeze_backbone=True,
-                imb_ratio=100.0)
-_SYNTHETIC_REF = dict(dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", activation="silu", num_head=2, tau=16.0,
-                      gamma=1 / 32, alpha="val", batch_size=128, epochs=40, lr=0.02, weight_decay=5e-4, momentum=0.9,
-                      schedule="warmup_multistep", warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9,
-                      mu_schedule="fixed", loss="ce", sampler="instance")
+_CIFAR_REF = dict(
+    backbone="resnet32",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    batch_size=256,
+    epochs=200,
+    lr=0.2,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="warmup_multistep",
+    warmup_epochs=5,
+    milestones=(120, 160),
+    lr_factor=0.01,
+    mu=0.9,
+    mu_schedule="fixed",
+    imb_ratio=100.0,
+    loss="ce",
+    sampler="instance",
+)
+_LARGE_REF = dict(
+    backbone="resnext50_32x4d",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    batch_size=512,
+    epochs=90,
+    lr=0.2,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="cosine",
+    mu=0.9,
+    mu_schedule="lr_scaled",
+    loss="ce",
+    sampler="instance",
+)
+_STAGE1_REF = dict(
+    backbone="resnet32",
+    classifier="linear",
+    batch_size=512,
+    epochs=90,
+    lr=0.2,
+    weight_decay=1e-4,
+    momentum=0.9,
+    schedule="cosine",
+    imb_ratio=100.0,
+    loss="ce",
+    sampler="instance",
+)
+_LWS_REF = dict(
+    backbone="resnet32",
+    classifier="lws",
+    batch_size=512,
+    epochs=5,
+    lr=0.2,
+    weight_decay=1e-4,
+    momentum=0.9,
+    schedule="cosine",
+    sampler="class_balanced",
+    samples_per_class=4,
+    freeze_backbone=True,
+    imb_ratio=100.0,
+)
+_SYNTHETIC_REF = dict(
+    dataset="synthetic_lt",
+    imb_ratio=100.0,
+    backbone="resnet32",
+    activation="silu",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    alpha="val",
+    batch_size=128,
+    epochs=40,
+    lr=0.02,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="warmup_multistep",
+    warmup_epochs=2,
+    milestones=(24, 32),
+    lr_factor=0.1,
+    mu=0.9,
+    mu_schedule="fixed",
+    loss="ce",
+    sampler="instance",
+)
 EXPECTED_PRESETS = {
     "cifar10_lt_tde": dict(_CIFAR_REF, dataset="cifar10_lt", classifier="causal_norm", alpha=1.0),
     "cifar100_lt_tde": dict(_CIFAR_REF, dataset="cifar100_lt", classifier="causal_norm", alpha=1.5),
@@ -94,26 +175,29 @@ def test_alpha_val_needs_a_validation_split():
         RunConfig(alpha="best")
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("dataset", "cifar10", "dataset: unknown value 'cifar10'; choose one of: synthetic_lt, cifar10_lt"),
-    ("classifier", "cosin", "classifier: unknown value 'cosin'; choose one of: .*causal_norm"),
-    ("loss", "l2", "loss: unknown value 'l2'; choose one of: .*balanced_softmax"),
-    ("backbone", "vit", "backbone: unknown value 'vit'; choose one of: .*resnet32"),
-    ("activation", "gelu", "activation: unknown value 'gelu'; choose one of: relu, silu, softplus"),
-    ("sampler", "square", "sampler: unknown value 'square'; choose one of: instance, class_balanced"),
-    ("epochs", 0, "epochs: must be a positive integer, got 0"),
-    ("epochs", -3, "epochs: must be a positive integer"),
-    ("imb_ratio", 0, "imb_ratio: must be >= 1"),
-    ("imb_ratio", -10, "imb_ratio: must be >= 1"),
-    ("num_head", 3, "num_head: 3 does not divide the resnet32 feature dimension 128"),
-    ("epochs", "ten", "epochs: expected an integer, got 'ten'"),
-    ("lr", "fast", "lr: expected a number"),
-    ("amp", "maybe", "amp: expected true/false"),
-    ("alpha", -1.0, "alpha: must be >= 0"),
-    ("milestones", (160, 120), "milestones: must be increasing"),
-    ("pipeline", "dali", "pipeline: unknown value 'dali'; choose one of: batched, torchvision"),
-    ("warmup", "iteration", "warmup: unknown value 'iteration'; choose one of: epoch, step"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("dataset", "cifar10", "dataset: unknown value 'cifar10'; choose one of: synthetic_lt, cifar10_lt"),
+        ("classifier", "cosin", "classifier: unknown value 'cosin'; choose one of: .*causal_norm"),
+        ("loss", "l2", "loss: unknown value 'l2'; choose one of: .*balanced_softmax"),
+        ("backbone", "vit", "backbone: unknown value 'vit'; choose one of: .*resnet32"),
+        ("activation", "gelu", "activation: unknown value 'gelu'; choose one of: relu, silu, softplus"),
+        ("sampler", "square", "sampler: unknown value 'square'; choose one of: instance, class_balanced"),
+        ("epochs", 0, "epochs: must be a positive integer, got 0"),
+        ("epochs", -3, "epochs: must be a positive integer"),
+        ("imb_ratio", 0, "imb_ratio: must be >= 1"),
+        ("imb_ratio", -10, "imb_ratio: must be >= 1"),
+        ("num_head", 3, "num_head: 3 does not divide the resnet32 feature dimension 128"),
+        ("epochs", "ten", "epochs: expected an integer, got 'ten'"),
+        ("lr", "fast", "lr: expected a number"),
+        ("amp", "maybe", "amp: expected true/false"),
+        ("alpha", -1.0, "alpha: must be >= 0"),
+        ("milestones", (160, 120), "milestones: must be increasing"),
+        ("pipeline", "dali", "pipeline: unknown value 'dali'; choose one of: batched, torchvision"),
+        ("warmup", "iteration", "warmup: unknown value 'iteration'; choose one of: epoch, step"),
+    ],
+)
 def test_bad_values_name_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         RunConfig(**{field: value})
@@ -131,7 +215,9 @@ def test_bad_combinations_rejected_early():
         RunConfig(freeze_backbone=True)
     with pytest.raises(ValueError, match="drw_epoch: must be <= epochs"):
         RunConfig(epochs=10, drw_epoch=20, loss="ldam", classifier="cosine")
-    with pytest.raises(ValueError, match="pipeline: 'torchvision' applies to the in-memory datasets .* imagenet_lt always"):
+    with pytest.raises(
+        ValueError, match="pipeline: 'torchvision' applies to the in-memory datasets .* imagenet_lt always"
+    ):
         RunConfig.preset("imagenet_lt_tde", pipeline="torchvision")
     RunConfig.preset("cifar100_lt_tde", pipeline="torchvision")
 
@@ -167,11 +253,32 @@ def test_cli_has_a_flag_for_every_field():
     run = parser._subparsers._group_actions[0].choices["run"]
     flags = {a.dest: a.option_strings for a in run._actions}
     # a valid non-default value for each field that is not a plain number or switch
-    other = {"dataset": "cifar100_lt", "pipeline": "torchvision", "classifier": "cosine", "loss": "focal",
-             "backbone": "resnet50", "activation": "silu", "sampler": "class_balanced", "schedule": "cosine", "warmup": "step", "mu_schedule": "lr_scaled",
-             "jpeg_decode": "workers", "device": "cpu", "data_root": "d", "init_from": "x", "output_dir": "o",
-             "alpha": "0.25", "milestones": "3,7", "num_head": "4", "lr_factor": "0.1", "momentum": "0.5", "mu": "0.5",
-             "cb_beta": "0.99", "study": "analysis", "dtype": "float64"}
+    other = {
+        "dataset": "cifar100_lt",
+        "pipeline": "torchvision",
+        "classifier": "cosine",
+        "loss": "focal",
+        "backbone": "resnet50",
+        "activation": "silu",
+        "sampler": "class_balanced",
+        "schedule": "cosine",
+        "warmup": "step",
+        "mu_schedule": "lr_scaled",
+        "jpeg_decode": "workers",
+        "device": "cpu",
+        "data_root": "d",
+        "init_from": "x",
+        "output_dir": "o",
+        "alpha": "0.25",
+        "milestones": "3,7",
+        "num_head": "4",
+        "lr_factor": "0.1",
+        "momentum": "0.5",
+        "mu": "0.5",
+        "cb_beta": "0.99",
+        "study": "analysis",
+        "dtype": "float64",
+    }
     for f in dataclasses.fields(RunConfig):
         flag = "--" + f.name.replace("_", "-")
         assert flag in flags[f.name], f.name
@@ -213,8 +320,22 @@ def test_cli_quickstart_passes_its_options(monkeypatch, capsys):
 
 
 def test_cli_missing_dataset_says_where(tmp_path, capsys):
-    assert main(["run", "--dataset", "cifar10_lt", "--data-root", str(tmp_path / "nowhere"), "--epochs", "1",
-                 "--output-dir", str(tmp_path / "run")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--dataset",
+                "cifar10_lt",
+                "--data-root",
+                str(tmp_path / "nowhere"),
+                "--epochs",
+                "1",
+                "--output-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert str(tmp_path / "nowhere") in err and "download" in err
 
@@ -225,9 +346,14 @@ def test_lvis_schema_refuses_bad_parameters_by_name():
 
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['confg'\]; valid parameters: config, work_dir"):
         LVISRunConfig.from_namespace({"confg": "x"}, before_injection=set())
-    with pytest.raises(ValueError, match="config: 'lvis_v1/nope' is neither a file nor a shipped config; shipped: .*lvis_v1/mask_rcnn_r50_fpn_1x_tde"):
+    with pytest.raises(
+        ValueError,
+        match="config: 'lvis_v1/nope' is neither a file nor a shipped config; shipped: .*lvis_v1/mask_rcnn_r50_fpn_1x_tde",
+    ):
         LVISRunConfig.from_namespace({"config": "lvis_v1/nope"})
-    with pytest.raises(ValueError, match="evaluations: unknown value 'tdee'; choose one of: plain, tde, tde_without_bg_exemption"):
+    with pytest.raises(
+        ValueError, match="evaluations: unknown value 'tdee'; choose one of: plain, tde, tde_without_bg_exemption"
+    ):
         LVISRunConfig(evaluations=["plain", "tdee"])
     with pytest.raises(ValueError, match="backend: unknown value 'coco'; choose one of: lvis, faster"):
         LVISRunConfig(backend="coco")
@@ -250,12 +376,17 @@ def test_lvis_schema_from_a_notebook_namespace():
     assert cfg.cfg_options == {"optimizer.lr": 0.01} and cfg.alpha is None and cfg.seed == 0
     # the CLI's KEY=VALUE form reads values as YAML
     assert LVISRunConfig(cfg_options=["optimizer.lr=0.01", "a.b=true", "name=x"]).cfg_options == {
-        "optimizer.lr": 0.01, "a.b": True, "name": "x"}
+        "optimizer.lr": 0.01,
+        "a.b": True,
+        "name": "x",
+    }
     assert cfg.config_name == "lvis_v1-htc_without_semantic_r101_fpn_20e_tde"
     assert LVISRunConfig().resolved_work_dir == "results/runs/lvis/lvis_v1-htc_without_semantic_r101_fpn_20e_tde"
     # the same config name under two LVIS versions gets two folders
-    assert LVISRunConfig(config="lvis_v05/htc_without_semantic_r101_fpn_20e_tde").resolved_work_dir == \
-        "results/runs/lvis/lvis_v05-htc_without_semantic_r101_fpn_20e_tde"
+    assert (
+        LVISRunConfig(config="lvis_v05/htc_without_semantic_r101_fpn_20e_tde").resolved_work_dir
+        == "results/runs/lvis/lvis_v05-htc_without_semantic_r101_fpn_20e_tde"
+    )
 
 
 def test_lvis_command_line_round_trips_through_the_cli_flags():
@@ -264,8 +395,9 @@ def test_lvis_command_line_round_trips_through_the_cli_flags():
     from ltkit.config import LVISRunConfig
     from ltkit.distributed import torchrun_command
 
-    cfg = LVISRunConfig(work_dir="w", alpha=1.0, evaluations=["tde"], data_root="/d", gpus=8,
-                        cfg_options={"optimizer.lr": 0.01})
+    cfg = LVISRunConfig(
+        work_dir="w", alpha=1.0, evaluations=["tde"], data_root="/d", gpus=8, cfg_options={"optimizer.lr": 0.01}
+    )
     cmd = torchrun_command(cfg)
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=8"]
     assert cmd[5:10] == ["-m", "ltkit.detection", "run", "lvis_v1/htc_without_semantic_r101_fpn_20e_tde", "w"]
@@ -313,10 +445,14 @@ def test_num_workers_defines_a_torchvision_pipeline_run():
     # count is another run, and resuming with it would silently break "resumed == uninterrupted"
     tv = RunConfig(pipeline="torchvision", num_workers=4)
     assert not tv.matches({**tv.to_dict(), "num_workers": 2})
-    assert "num_workers" in tv.training_dict() and "num_workers" in tv.training_differences({**tv.to_dict(), "num_workers": 2})
+    assert "num_workers" in tv.training_dict() and "num_workers" in tv.training_differences(
+        {**tv.to_dict(), "num_workers": 2}
+    )
     batched = RunConfig(pipeline="batched", num_workers=4)
     assert batched.matches({**batched.to_dict(), "num_workers": 2})
-    assert "num_workers" not in batched.training_dict() and not batched.training_differences({**batched.to_dict(), "num_workers": 2})
+    assert "num_workers" not in batched.training_dict() and not batched.training_differences(
+        {**batched.to_dict(), "num_workers": 2}
+    )
     # a batched run's checkpoint holds no num_workers: switching it to torchvision differs in the pipeline only
     assert set(tv.replace(num_workers=0).training_differences(batched.training_dict())) == {"pipeline"}
 
@@ -327,13 +463,22 @@ def test_the_detection_cli_lists_configs_without_mmdet():
     import sys
 
     block = "import sys; sys.modules['mmdet'] = sys.modules['mmcv'] = None; from ltkit.detection.__main__ import main; "
-    listed = subprocess.run([sys.executable, "-c", block + "sys.exit(main(['configs']))"], capture_output=True,
-                            text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-c", block + "sys.exit(main(['configs']))"], capture_output=True, text=True, timeout=120
+    )
     assert listed.returncode == 0, listed.stderr
     assert "lvis_v1/htc_without_semantic_r101_fpn_20e_tde" in listed.stdout.split()
-    ran = subprocess.run([sys.executable, "-c", block + "sys.exit(main(['run', 'lvis_v1/mask_rcnn_r50_fpn_1x_tde', 'w']))"],
-                         capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-c", block + "sys.exit(main(['run', 'lvis_v1/mask_rcnn_r50_fpn_1x_tde', 'w']))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ran.returncode == 2 and "make install-lvis" in ran.stderr, ran.stderr
-    name = subprocess.run([sys.executable, "-c", block.split(" from ltkit")[0] + " import ltkit.detection as d; d.TDEClassifier"],
-                          capture_output=True, text=True, timeout=120)
+    name = subprocess.run(
+        [sys.executable, "-c", block.split(" from ltkit")[0] + " import ltkit.detection as d; d.TDEClassifier"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert name.returncode != 0 and "make install-lvis" in name.stderr

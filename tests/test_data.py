@@ -77,14 +77,17 @@ def test_long_tail_counts_balanced_and_single_class():
     assert long_tail_counts(7.5, 1, 10) == [7]
 
 
-@pytest.mark.parametrize("args,name", [
-    ((5000, 10, 0.5), "imb_ratio"),
-    ((5000, 10, -3), "imb_ratio"),
-    ((0, 10, 100), "n_max"),
-    ((-1.0, 10, 100), "n_max"),
-    ((5000, 0, 100), "num_classes"),
-    ((5000, 2.5, 100), "num_classes"),
-])
+@pytest.mark.parametrize(
+    "args,name",
+    [
+        ((5000, 10, 0.5), "imb_ratio"),
+        ((5000, 10, -3), "imb_ratio"),
+        ((0, 10, 100), "n_max"),
+        ((-1.0, 10, 100), "n_max"),
+        ((5000, 0, 100), "num_classes"),
+        ((5000, 2.5, 100), "num_classes"),
+    ],
+)
 def test_long_tail_counts_rejects_bad_arguments(args, name):
     with pytest.raises(ValueError, match=name):
         long_tail_counts(*args)
@@ -131,6 +134,7 @@ def test_lt_subset_indices_too_few_images():
 
 # ----------------------------------------------------------------------------- CIFAR
 
+
 def _fake_images(n, seed):
     """N x 3072 uint8 rows (channel-major, like the CIFAR pickles)."""
     return np.random.default_rng(seed).integers(0, 256, size=(n, 3072), dtype=np.uint8)
@@ -153,8 +157,10 @@ def write_fake_cifar10(root, per_class_train=100, per_class_test=10, str_keys=Tr
     per_batch = len(ytr) // 5
     for b in range(5):
         sl = slice(b * per_batch, (b + 1) * per_batch)
-        _dump(folder / f"data_batch_{b + 1}", {k("data"): xtr[sl], k("labels"): ytr[sl].tolist(),
-                                                k("batch_label"): f"training batch {b + 1} of 5"})
+        _dump(
+            folder / f"data_batch_{b + 1}",
+            {k("data"): xtr[sl], k("labels"): ytr[sl].tolist(), k("batch_label"): f"training batch {b + 1} of 5"},
+        )
     _dump(folder / "test_batch", {k("data"): xte, k("labels"): yte.tolist()})
     names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     _dump(folder / "batches.meta", {k("label_names"): [n if str_keys else n.encode() for n in names]})
@@ -276,6 +282,7 @@ def test_cifar_download_uses_torchvision_then_reads_pickles(tmp_path, monkeypatc
 
 # ----------------------------------------------------------------------------- list files
 
+
 def _make_images(root, specs):
     """specs: list of (relative path, PIL mode, size) -> written PNGs."""
     for rel, mode, size in specs:
@@ -286,8 +293,10 @@ def _make_images(root, specs):
 
 
 def test_list_file_dataset_reads_rgb_images(tmp_path):
-    _make_images(tmp_path, [("train/a/1.png", "RGB", (40, 30)), ("train/a/2.png", "L", (20, 20)),
-                            ("train/b/3.png", "RGBA", (32, 48))])
+    _make_images(
+        tmp_path,
+        [("train/a/1.png", "RGB", (40, 30)), ("train/a/2.png", "L", (20, 20)), ("train/b/3.png", "RGBA", (32, 48))],
+    )
     lst = tmp_path / "list.txt"
     lst.write_text("train/a/1.png 0\ntrain/a/2.png 0\n\ntrain/b/3.png   2\n")
     ds = ListFileDataset(lst, tmp_path)
@@ -307,17 +316,21 @@ def test_list_file_dataset_reads_rgb_images(tmp_path):
     x, _ = ListFileDataset(lst, tmp_path, transform=imagenet_train_transform())[2]
     assert x.dtype == torch.float32 and tuple(x.shape) == (3, 224, 224)
     # it batches through a DataLoader
-    loader = torch.utils.data.DataLoader(ListFileDataset(lst, tmp_path, transform=imagenet_test_transform()),
-                                         batch_size=3)
+    loader = torch.utils.data.DataLoader(
+        ListFileDataset(lst, tmp_path, transform=imagenet_test_transform()), batch_size=3
+    )
     xb, yb = next(iter(loader))
     assert tuple(xb.shape) == (3, 3, 224, 224) and yb.tolist() == [0, 0, 2]
 
 
-@pytest.mark.parametrize("content,lineno", [
-    ("a.png 0\nb.png\n", 2),
-    ("a.png 0\nb.png 1\nc.png one\n", 3),
-    ("a.png -1\n", 1),
-])
+@pytest.mark.parametrize(
+    "content,lineno",
+    [
+        ("a.png 0\nb.png\n", 2),
+        ("a.png 0\nb.png 1\nc.png one\n", 3),
+        ("a.png -1\n", 1),
+    ],
+)
 def test_list_file_malformed_line(tmp_path, content, lineno):
     lst = tmp_path / "bad_list.txt"
     lst.write_text(content)
@@ -336,8 +349,14 @@ def test_imagenet_transforms_match_reference():
     from torchvision.transforms import v2 as T
 
     train = imagenet_train_transform().transforms
-    assert [type(t) for t in train] == [T.RandomResizedCrop, T.RandomHorizontalFlip, T.ColorJitter, T.ToImage,
-                                        T.ToDtype, T.Normalize]
+    assert [type(t) for t in train] == [
+        T.RandomResizedCrop,
+        T.RandomHorizontalFlip,
+        T.ColorJitter,
+        T.ToImage,
+        T.ToDtype,
+        T.Normalize,
+    ]
     assert list(train[0].size) == [224, 224] and train[0].scale == (0.08, 1.0)
     assert train[0].ratio == pytest.approx((3 / 4, 4 / 3))
     assert train[1].p == 0.5
@@ -356,17 +375,27 @@ def test_imagenet_transforms_match_reference():
 
 def test_split_file_tables():
     assert NUM_CLASSES == {"imagenet_lt": 1000, "places_lt": 365}
-    assert SPLIT_FILES["imagenet_lt"] == {"train": "ImageNet_LT_train.txt", "val": "ImageNet_LT_val.txt",
-                                          "test": "ImageNet_LT_test.txt"}
-    assert SPLIT_FILES["places_lt"] == {"train": "Places_LT_train.txt", "val": "Places_LT_val.txt",
-                                        "test": "Places_LT_test.txt"}
-    assert EXPECTED_LINES == {"imagenet_lt": {"train": 115_846, "val": 20_000, "test": 50_000},
-                              "places_lt": {"train": 62_500, "val": 7_300, "test": 36_500}}
+    assert SPLIT_FILES["imagenet_lt"] == {
+        "train": "ImageNet_LT_train.txt",
+        "val": "ImageNet_LT_val.txt",
+        "test": "ImageNet_LT_test.txt",
+    }
+    assert SPLIT_FILES["places_lt"] == {
+        "train": "Places_LT_train.txt",
+        "val": "Places_LT_val.txt",
+        "test": "Places_LT_test.txt",
+    }
+    assert EXPECTED_LINES == {
+        "imagenet_lt": {"train": 115_846, "val": 20_000, "test": 50_000},
+        "places_lt": {"train": 62_500, "val": 7_300, "test": 36_500},
+    }
 
 
 def test_load_list_lt_small_fake(tmp_path):
-    _make_images(tmp_path, [("train/n1/a.png", "RGB", (64, 64)), ("train/n2/b.png", "RGB", (64, 64)),
-                            ("val/v1.png", "RGB", (64, 64))])
+    _make_images(
+        tmp_path,
+        [("train/n1/a.png", "RGB", (64, 64)), ("train/n2/b.png", "RGB", (64, 64)), ("val/v1.png", "RGB", (64, 64))],
+    )
     (tmp_path / "ImageNet_LT_train.txt").write_text("train/n1/a.png 0\ntrain/n1/a.png 0\ntrain/n2/b.png 999\n")
     (tmp_path / "ImageNet_LT_test.txt").write_text("val/v1.png 3\n")
     with pytest.warns(UserWarning) as record:
@@ -420,6 +449,7 @@ def test_read_list_file(tmp_path):
 
 # ----------------------------------------------------------------------------- samplers
 
+
 def _lt_labels(counts, seed=0):
     return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts)), counts))
 
@@ -461,8 +491,8 @@ def test_class_balanced_sampler_structure():
         members = sorted(np.flatnonzero(labels == c).tolist())
         full = len(stream) // n_c
         for k in range(full):
-            assert sorted(stream[k * n_c:(k + 1) * n_c].tolist()) == members
-        rest = stream[full * n_c:]
+            assert sorted(stream[k * n_c : (k + 1) * n_c].tolist()) == members
+        rest = stream[full * n_c :]
         assert len(set(rest.tolist())) == len(rest)
     stream = idx[cls == 1]
     assert not np.array_equal(stream[:60], stream[60:120])
@@ -470,14 +500,16 @@ def test_class_balanced_sampler_structure():
 
 def test_class_balanced_near_equal_and_partial_runs():
     labels = _lt_labels([500, 100, 20, 7, 3, 2])
-    idx = epoch_indices(labels, 1001, np.random.default_rng(5), sampler="class_balanced", num_classes=6,
-                        samples_per_class=3)
+    idx = epoch_indices(
+        labels, 1001, np.random.default_rng(5), sampler="class_balanced", num_classes=6, samples_per_class=3
+    )
     assert len(idx) == 1001
     freq = np.bincount(labels[idx], minlength=6)
     assert freq.max() - freq.min() <= 3
     # a missing class (num_classes larger than the labels) is never visited
-    idx = epoch_indices(labels, 120, np.random.default_rng(0), sampler="class_balanced", num_classes=8,
-                        samples_per_class=1)
+    idx = epoch_indices(
+        labels, 120, np.random.default_rng(0), sampler="class_balanced", num_classes=8, samples_per_class=1
+    )
     assert np.bincount(labels[idx], minlength=8).tolist() == [20] * 6 + [0, 0]
 
 
@@ -497,14 +529,16 @@ def test_sampler_errors_and_speed():
         epoch_indices(np.zeros(3, dtype=int), 3, np.random.default_rng(0), sampler="square_root")
     assert "instance" in str(e.value) and "class_balanced" in str(e.value)
     with pytest.raises(ValueError, match="samples_per_class"):
-        epoch_indices(np.zeros(3, dtype=int), 3, np.random.default_rng(0), sampler="class_balanced",
-                      samples_per_class=0)
+        epoch_indices(
+            np.zeros(3, dtype=int), 3, np.random.default_rng(0), sampler="class_balanced", samples_per_class=0
+        )
     labels = _lt_labels(long_tail_counts(1280, 1000, 256))
     idx = epoch_indices(labels, 500_000, np.random.default_rng(0), sampler="class_balanced", num_classes=1000)
     assert len(idx) == 500_000 and np.bincount(labels[idx], minlength=1000).min() > 0
 
 
 # ----------------------------------------------------------------------------- transforms
+
 
 def _coordinate_images(b, h=32, w=32):
     """Channel 0 = row + 1, channel 1 = column + 1, channel 2 = 200 (zero padding stays distinguishable)."""
@@ -540,7 +574,7 @@ def test_crop_flip_matches_manual_slicing():
     out = _crop_flip(imgs, oy, ox, fl, padding=3)
     padded = F.pad(imgs, (3, 3, 3, 3))
     for i in range(12):
-        ref = padded[i, :, oy[i]:oy[i] + 8, ox[i]:ox[i] + 10]
+        ref = padded[i, :, oy[i] : oy[i] + 8, ox[i] : ox[i] + 10]
         if fl[i]:
             ref = ref.flip(-1)
         assert torch.equal(out[i], ref)
@@ -548,8 +582,9 @@ def test_crop_flip_matches_manual_slicing():
 
 def test_augment_without_crop_or_flip_is_normalize():
     imgs = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
-    out = augment_batch(imgs, torch.Generator().manual_seed(0), mean=CIFAR_MEAN, std=CIFAR_STD, crop_padding=0,
-                        flip=False)
+    out = augment_batch(
+        imgs, torch.Generator().manual_seed(0), mean=CIFAR_MEAN, std=CIFAR_STD, crop_padding=0, flip=False
+    )
     assert torch.equal(out, normalize_batch(imgs, CIFAR_MEAN, CIFAR_STD))
     ref = (imgs.float() / 255 - torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
     torch.testing.assert_close(out, ref)
@@ -655,6 +690,7 @@ def test_augment_batch_on_cuda():
 
 # ----------------------------------------------------------------------------- data/get_data.py
 
+
 def _get_data_module():
     from conftest import load_script
 
@@ -674,7 +710,8 @@ def test_get_data_verification_and_arguments(tmp_path, capsys):
         gd.verify_list_text("a -1\nb 0\n", 2, "x")
     assert gd.split_file_url("imagenet_lt", "ImageNet_LT_test.txt") == (
         "https://raw.githubusercontent.com/KaihuaTang/Long-Tailed-Recognition.pytorch/master/"
-        "classification/data/ImageNet_LT/ImageNet_LT_test.txt")
+        "classification/data/ImageNet_LT/ImageNet_LT_test.txt"
+    )
     assert gd.split_file_url("places_lt", "Places_LT_val.txt").endswith("/Places_LT/Places_LT_val.txt")
     with pytest.raises(SystemExit) as e:
         gd.main(["mnist"])

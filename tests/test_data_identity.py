@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-import ltkit
-from ltkit.batch.recipe import expand, load_recipe
-from ltkit.batch.execute import run_state
-from ltkit.data import load_cifar_lt
-from ltkit.data.fingerprint import KNOWN_CONTENT, NO_BLOCK, label
-from ltkit.report.tables import compare_table, summary_table, table_markdown
-from ltkit.report.load import load_runs, trained_on_several
-from ltkit.runs.record import read_run
-
 from conftest import REPO, load_script, requires_shared_cifar10
 from test_data import write_fake_cifar10
+
+import ltkit
+from ltkit.batch.execute import run_state
+from ltkit.batch.recipe import expand, load_recipe
+from ltkit.data import load_cifar_lt
+from ltkit.data.fingerprint import KNOWN_CONTENT, NO_BLOCK, label
+from ltkit.report.load import load_runs, trained_on_several
+from ltkit.report.tables import compare_table, summary_table, table_markdown
+from ltkit.runs.record import read_run
 
 COMMITTED = REPO / "results" / "reproductions" / "cifar10_lt" / "cifar10_lt-r100-causal_norm-s0"
 
@@ -40,7 +39,7 @@ def _rewrite_in_other_files(src: Path, dst: Path) -> None:
     start = 0
     for i, n in enumerate([len(y) - 4, 1, 1, 1, 1], 1):
         with open(folder / f"data_batch_{i}", "wb") as f:
-            pickle.dump({b"data": x[start:start + n], b"labels": y[start:start + n].tolist()}, f)
+            pickle.dump({b"data": x[start : start + n], b"labels": y[start : start + n].tolist()}, f)
         start += n
     shutil.copyfile(src / "cifar-10-batches-py" / "test_batch", folder / "test_batch")
 
@@ -110,8 +109,19 @@ def test_the_official_release_constant_is_the_one_the_committed_record_carries()
 
 # ----------------------------------------------------------------------------- the run writes it
 def _tiny(root, out, **kw):
-    settings = dict(data_root=str(root), imb_ratio=10, epochs=1, steps_per_epoch=2, batch_size=32, device="cpu",
-                    amp=False, compile=False, progress=False, num_workers=0, output_dir=str(out))
+    settings = dict(
+        data_root=str(root),
+        imb_ratio=10,
+        epochs=1,
+        steps_per_epoch=2,
+        batch_size=32,
+        device="cpu",
+        amp=False,
+        compile=False,
+        progress=False,
+        num_workers=0,
+        output_dir=str(out),
+    )
     return ltkit.RunConfig.preset("cifar10_lt_tde", **{**settings, **kw})
 
 
@@ -180,9 +190,14 @@ def _run(tmp, name, *, fp, overall, seed=0, study=None, dataset="cifar10_lt", hi
         params.pop("study")  # a record from before the field
     else:
         params["study"] = study
-    rec = {"status": "complete", "params": params,
-           "metrics": {"plain": {"overall": overall - 8, "many": 1.0, "medium": 1.0, "few": None},
-                       "tde": {"overall": overall, "many": 1.0, "medium": 1.0, "few": None, "alpha": 1.0}}}
+    rec = {
+        "status": "complete",
+        "params": params,
+        "metrics": {
+            "plain": {"overall": overall - 8, "many": 1.0, "medium": 1.0, "few": None},
+            "tde": {"overall": overall, "many": 1.0, "medium": 1.0, "few": None, "alpha": 1.0},
+        },
+    }
     if fp is not None:
         rec["data"] = {"dataset": dataset, "fingerprint": fp, "content": "unknown copy"}
     d = tmp / name
@@ -214,8 +229,12 @@ def test_runs_on_different_data_fill_different_rows(tmp_path):
     _run(tmp_path, "unk0", fp="sha256:" + "ab" * 32, overall=50.0)
     _run(tmp_path, "old0", fp=None, overall=60.0)  # no data block
     cmp = compare_table(load_runs(tmp_path), "table3")
-    assert _tde_cells(cmp) == {"CIFAR-10 official release": (2, 80.5), "CIFAR-10 JPEG copy q75": (1, 76.0),
-                               "unknown copy " + "ab" * 6: (1, 50.0), NO_BLOCK: (1, 60.0)}
+    assert _tde_cells(cmp) == {
+        "CIFAR-10 official release": (2, 80.5),
+        "CIFAR-10 JPEG copy q75": (1, 76.0),
+        "unknown copy " + "ab" * 6: (1, 50.0),
+        NO_BLOCK: (1, 60.0),
+    }
     rows = _md_rows(table_markdown(cmp))
     assert "80.5 ± 0.7 (n=2) / 80.6" in rows["De-confound-TDE (CIFAR-10 official release)"]
     assert "60.0 (n=1) / 80.6" in rows["De-confound-TDE (data unknown)"]
@@ -263,8 +282,11 @@ def test_a_committed_record_refuses_other_training_parameters(committed_copy):
     before = _snapshot(committed_copy)
     params = read_run(committed_copy)["params"]
     cfg = ltkit.RunConfig.from_dict({**params, "output_dir": str(committed_copy), "lr": 0.1, "seed": 5})
-    with pytest.raises(ValueError, match=r"complete record of a run with other training parameters \(.*lr: 0\.2 -> 0\.1"
-                                         r".*seed: 0 -> 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"complete record of a run with other training parameters \(.*lr: 0\.2 -> 0\.1"
+        r".*seed: 0 -> 5",
+    ):
         ltkit.run(cfg, log=lambda *_: None)
     assert _snapshot(committed_copy) == before
 
@@ -292,7 +314,8 @@ def test_a_recipe_skips_runs_whose_record_is_kept(tmp_path, monkeypatch, capsys)
     (tmp_path / "r.yaml").write_text(
         f"notebook: {REPO / 'notebooks' / 'train_classification.ipynb'}\noutput_root: runs\nkept: kept\n"
         "name: '{dataset}-r{imb_ratio:g}-{classifier}-s{seed}'\n"
-        "base: {compile: true}\ncases: [{preset: cifar10_lt_tde, data_root: data/cifar10}]\ngrid: {seed: [0, 1]}\n")
+        "base: {compile: true}\ncases: [{preset: cifar10_lt_tde, data_root: data/cifar10}]\ngrid: {seed: [0, 1]}\n"
+    )
     states = {s.name: run_state(s) for s in expand(load_recipe(tmp_path / "r.yaml"))}
     assert states == {"cifar10_lt-r100-causal_norm-s0": "complete", "cifar10_lt-r100-causal_norm-s1": "pending"}
     from ltkit.batch.run import run_batch

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import requires_shared_cifar10
+
 from ltkit.data import load_cifar_lt
 
 pytestmark = [pytest.mark.slow, requires_shared_cifar10]
@@ -17,8 +17,18 @@ def test_cifar10_lt_r100_real_counts(cifar10_root):
     assert len(data.train) == 12_406
     assert len(data.test) == 10_000 and data.test.class_counts().tolist() == [1000] * 10
     assert data.train.images.shape == (12_406, 3, 32, 32) and data.train.images.dtype == torch.uint8
-    assert data.train.class_names == ["airplane", "automobile", "bird", "cat", "deer",
-                                      "dog", "frog", "horse", "ship", "truck"]
+    assert data.train.class_names == [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ]
     # real photos, not noise: neighbouring pixels are strongly correlated
     x = data.test.images[:500].float()
     assert torch.corrcoef(torch.stack([x[..., :-1].flatten(), x[..., 1:].flatten()]))[0, 1] > 0.8

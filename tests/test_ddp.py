@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import gloo_group
 
 from ltkit import distributed
 from ltkit.config import RunConfig
@@ -18,11 +19,25 @@ from ltkit.data import load_dataset
 from ltkit.distributed import torchrun_command
 from ltkit.train import CHECKPOINT, build_model, train
 from ltkit.utils import seed_everything
-from conftest import gloo_group
 
-TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=60, imb_ratio=10, synthetic_image_size=8,
-            classifier="causal_norm", epochs=2, steps_per_epoch=3, batch_size=16, lr=0.01, warmup_epochs=1,
-            milestones=[3], device="cpu", amp=False, num_workers=0, progress=False)
+TINY = dict(
+    dataset="synthetic_lt",
+    synthetic_classes=4,
+    synthetic_n_max=60,
+    imb_ratio=10,
+    synthetic_image_size=8,
+    classifier="causal_norm",
+    epochs=2,
+    steps_per_epoch=3,
+    batch_size=16,
+    lr=0.01,
+    warmup_epochs=1,
+    milestones=[3],
+    device="cpu",
+    amp=False,
+    num_workers=0,
+    progress=False,
+)
 
 
 def _train(cfg: RunConfig, out: Path) -> None:
@@ -76,11 +91,19 @@ def _bn_worker(rank, world, init_file, out):
         x = torch.randn(8, 3, 4, 4, dtype=torch.float64)
         bn = distributed.AllReduceBatchNorm2d(3).double()
         r = torch.randn(8, 3, 4, 4, dtype=torch.float64)
-        mine = x[rank * 4:(rank + 1) * 4].clone().requires_grad_(True)
+        mine = x[rank * 4 : (rank + 1) * 4].clone().requires_grad_(True)
         y = bn(mine)
-        ((y * r[rank * 4:(rank + 1) * 4]) ** 2).sum().backward()
-        torch.save({"y": y.detach(), "grad_w": bn.weight.grad, "grad_x": mine.grad, "rm": bn.running_mean,
-                    "rv": bn.running_var}, f"{out}.{rank}")
+        ((y * r[rank * 4 : (rank + 1) * 4]) ** 2).sum().backward()
+        torch.save(
+            {
+                "y": y.detach(),
+                "grad_w": bn.weight.grad,
+                "grad_x": mine.grad,
+                "rm": bn.running_mean,
+                "rv": bn.running_var,
+            },
+            f"{out}.{rank}",
+        )
 
 
 def test_all_reduce_batchnorm_is_batchnorm_over_the_global_batch(tmp_path):
@@ -120,10 +143,30 @@ def test_gpus_must_split_the_batch_and_the_command_carries_every_field():
 def test_gpus_2_runs_through_torchrun_on_cpu(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    args = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in TINY.items() if not isinstance(v, bool)]
-    proc = subprocess.run([sys.executable, "-m", "ltkit", "run", *args, "--no-amp", "--no-progress", "--gpus", "2",
-                           "--output-dir", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    args = [
+        f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in TINY.items()
+        if not isinstance(v, bool)
+    ]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ltkit",
+            "run",
+            *args,
+            "--no-amp",
+            "--no-progress",
+            "--gpus",
+            "2",
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rec = json.loads((out / "run.json").read_text())
     assert rec["status"] == "complete" and rec["environment"]["world_size"] == 2 and rec["params"]["gpus"] == 2

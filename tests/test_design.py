@@ -84,7 +84,9 @@ def cycles(graph):
 
 def test_the_checker_sees_function_level_imports_and_cycles():
     graph = import_graph()
-    assert "ltkit.report.figures" in graph["ltkit.report.writers"] and "ltkit.report.load" in graph["ltkit.report.figures"]
+    assert (
+        "ltkit.report.figures" in graph["ltkit.report.writers"] and "ltkit.report.load" in graph["ltkit.report.figures"]
+    )
     assert "ltkit.models" in graph["ltkit.config.classification"]  # an import inside RunConfig._validate
     assert "ltkit.config" not in graph["ltkit.train"]  # its RunConfig import is for annotations only
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
@@ -94,8 +96,10 @@ def test_no_module_imports_one_that_imports_it_back():
     assert cycles(import_graph()) == []
 
 
-@pytest.mark.parametrize("module", ["ltkit.config", "ltkit.config.schema", "ltkit.config.classification",
-                                    "ltkit.config.presets", "ltkit.config.lvis"])
+@pytest.mark.parametrize(
+    "module",
+    ["ltkit.config", "ltkit.config.schema", "ltkit.config.classification", "ltkit.config.presets", "ltkit.config.lvis"],
+)
 def test_the_schemas_import_nothing_from_mmdet(module):
     graph = ast.parse(_modules()[module].read_text())
     names = {a.name for n in ast.walk(graph) if isinstance(n, ast.Import) for a in n.names}
@@ -106,8 +110,18 @@ def test_the_schemas_import_nothing_from_mmdet(module):
 #: the layers, from the top: a module may import its own layer's modules and those below, never above.
 #: A module not named here belongs to the method (the bottom).
 LAYERS = [
-    ("cli and notebooks", ("ltkit", "ltkit.__main__", "ltkit.cli", "ltkit.quickstart", "ltkit.batch.cli",
-                           "ltkit.batch.__main__", "ltkit.detection.__main__")),
+    (
+        "cli and notebooks",
+        (
+            "ltkit",
+            "ltkit.__main__",
+            "ltkit.cli",
+            "ltkit.quickstart",
+            "ltkit.batch.cli",
+            "ltkit.batch.__main__",
+            "ltkit.detection.__main__",
+        ),
+    ),
     ("batch and report", ("ltkit.batch", "ltkit.report")),
     ("runs", ("ltkit.runs", "ltkit.detection.run")),
     ("config", ("ltkit.config", "ltkit.detection", "ltkit.detection.evaluation")),
@@ -127,14 +141,25 @@ def layer(module):
 
 
 def test_the_layer_checker_ranks_as_drawn():
-    assert [layer(m) for m in ("ltkit.cli", "ltkit.batch.run", "ltkit.report.tables", "ltkit.runs.runner",
-                               "ltkit.config.schema", "ltkit.train", "ltkit.data.cifar", "ltkit.detection.head")] \
-        == [4, 3, 3, 2, 1, 0, 0, 0]
+    assert [
+        layer(m)
+        for m in (
+            "ltkit.cli",
+            "ltkit.batch.run",
+            "ltkit.report.tables",
+            "ltkit.runs.runner",
+            "ltkit.config.schema",
+            "ltkit.train",
+            "ltkit.data.cifar",
+            "ltkit.detection.head",
+        )
+    ] == [4, 3, 3, 2, 1, 0, 0, 0]
 
 
 def test_every_import_goes_down_the_layers():
     """CLI / notebooks -> batch / report -> runs -> config -> method: nothing imports upwards."""
     graph = import_graph()
-    upward = sorted(f"{m} ({layer(m)}) imports {t} ({layer(t)})" for m, ts in graph.items() for t in ts
-                    if layer(t) > layer(m))
+    upward = sorted(
+        f"{m} ({layer(m)}) imports {t} ({layer(t)})" for m, ts in graph.items() for t in ts if layer(t) > layer(m)
+    )
     assert upward == []

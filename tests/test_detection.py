@@ -137,11 +137,18 @@ def test_box_head_forwards_exactly_the_classifier_settings():
     params = set(inspect.signature(TDEClassifier).parameters) - {"in_features", "num_classes"}
     assert set(TDE_KEYS) == params
     head = _box_head(alpha=0.7, mu=0.5, tde=False, classifier="cosine")
-    assert (head.fc_cls.alpha, head.fc_cls.moving_average.mu, head.fc_cls.tde, head.fc_cls.gamma) == (0.7, 0.5, False, 0.0)
+    assert (head.fc_cls.alpha, head.fc_cls.moving_average.mu, head.fc_cls.tde, head.fc_cls.gamma) == (
+        0.7,
+        0.5,
+        False,
+        0.0,
+    )
 
 
 def test_bad_head_settings_are_named():
-    with pytest.raises(ValueError, match="classifier: 'linear' has no TDE; the box head takes one of capsule, causal_norm, cosine"):
+    with pytest.raises(
+        ValueError, match="classifier: 'linear' has no TDE; the box head takes one of capsule, causal_norm, cosine"
+    ):
         TDEClassifier(16, 5, classifier="linear")
     with pytest.raises(ValueError, match="num_head"):
         TDEClassifier(15, 5, num_head=2)
@@ -152,8 +159,17 @@ def test_bad_head_settings_are_named():
 def _box_head(**kw):
     from mmdet.models import build_head
 
-    head = build_head(dict(type="TDEShared2FCBBoxHead", in_channels=4, fc_out_channels=16, roi_feat_size=2,
-                           num_classes=5, reg_class_agnostic=True, **kw))
+    head = build_head(
+        dict(
+            type="TDEShared2FCBBoxHead",
+            in_channels=4,
+            fc_out_channels=16,
+            roi_feat_size=2,
+            num_classes=5,
+            reg_class_agnostic=True,
+            **kw,
+        )
+    )
     head.init_weights()
     return head
 
@@ -190,7 +206,9 @@ def test_set_tde_changes_every_stage_and_needs_a_tde_head():
     heads = torch.nn.ModuleList([_box_head(), _box_head()])
     assert det.set_tde(heads, alpha=0.25, tde=False, background_exempted=False) == 2
     assert all(h.alpha == 0.25 and not h.tde and not h.background_exempted for h in det.tde_heads(heads))
-    plain = build_head(dict(type="Shared2FCBBoxHead", in_channels=4, fc_out_channels=16, roi_feat_size=2, num_classes=5))
+    plain = build_head(
+        dict(type="Shared2FCBBoxHead", in_channels=4, fc_out_channels=16, roi_feat_size=2, num_classes=5)
+    )
     with pytest.raises(ValueError, match="no TDE box head"):
         det.set_tde(plain, alpha=1.0)
 
@@ -205,8 +223,14 @@ def test_roi_labels_follow_bbox2roi_order():
         assign.gt_inds = torch.tensor([1, 2, 3][:n_pos] + [0] * n_neg)
         assign.labels = torch.tensor(labels + [-1] * n_neg)
         assign.num_gts = 3
-        return SamplingResult(torch.arange(n_pos), torch.arange(n_pos, n_pos + n_neg), bboxes, gt, assign,
-                              torch.zeros(n_pos + n_neg, dtype=torch.uint8))
+        return SamplingResult(
+            torch.arange(n_pos),
+            torch.arange(n_pos, n_pos + n_neg),
+            bboxes,
+            gt,
+            assign,
+            torch.zeros(n_pos + n_neg, dtype=torch.uint8),
+        )
 
     res = [result(2, 3, [4, 0]), result(1, 2, [2])]
     assert roi_labels(res, num_classes=7).tolist() == [4, 0, 7, 7, 7, 2, 7, 7]
@@ -306,8 +330,13 @@ def test_mmdet_lvis_evaluate_runs_on_current_numpy(lvis_data):
     from mmdet.datasets import LVISV1Dataset
 
     names = tuple(c["name"] for c in json.loads(lvis_data["val"].read_text())["categories"])
-    ds = LVISV1Dataset(str(lvis_data["val"]), pipeline=[], classes=names, img_prefix=str(lvis_data["root"]) + "/images/",
-                       test_mode=True)
+    ds = LVISV1Dataset(
+        str(lvis_data["val"]),
+        pipeline=[],
+        classes=names,
+        img_prefix=str(lvis_data["root"]) + "/images/",
+        test_mode=True,
+    )
     dets = noisy_detections(lvis_data["val"])
     results = []
     for img_id in ds.img_ids:  # mmdet's format: per image, per class, an (n, 5) array x1 y1 x2 y2 score
@@ -364,8 +393,15 @@ def test_alpha_is_a_test_time_setting(tiny_runs, tmp_path):
     for ev in ("tde", "tde_without_bg_exemption"):
         moved = [k for k in keys if abs(rec["metrics"][ev][k] - rec["metrics"]["plain"][k]) > 1e-3]
         assert moved, f"{ev} at alpha 1.5 scored exactly like plain: {rec['metrics']}"
-    again = run_lvis("lvis_v1/mask_rcnn_r50_fpn_1x_tde", tmp_path / "alpha0", data_root=rec["params"]["data_root"],
-                     tiny=True, eval_only=rec["checkpoint"], alpha=0.0, evaluations=["plain", "tde"])
+    again = run_lvis(
+        "lvis_v1/mask_rcnn_r50_fpn_1x_tde",
+        tmp_path / "alpha0",
+        data_root=rec["params"]["data_root"],
+        tiny=True,
+        eval_only=rec["checkpoint"],
+        alpha=0.0,
+        evaluations=["plain", "tde"],
+    )
     assert again["params"]["alpha"] == 0.0 and again["metrics"]["tde"]["alpha"] == 0.0
     for k in ("AP", "APbbox", "APr", "APc", "APf"):
         assert again["metrics"]["tde"][k] == pytest.approx(again["metrics"]["plain"][k], abs=1e-6)
@@ -384,8 +420,13 @@ def test_a_finished_run_is_not_redone(tiny_runs, monkeypatch):
     rec = tiny_runs["lvis_v1/mask_rcnn_r50_fpn_1x_tde"]
     ckpt = __import__("pathlib").Path(rec["checkpoint"])
     mtime = ckpt.stat().st_mtime
-    again = run_lvis("lvis_v1/mask_rcnn_r50_fpn_1x_tde", rec["params"]["output_dir"], data_root=rec["params"]["data_root"],
-                     tiny=True, max_epochs=2)
+    again = run_lvis(
+        "lvis_v1/mask_rcnn_r50_fpn_1x_tde",
+        rec["params"]["output_dir"],
+        data_root=rec["params"]["data_root"],
+        tiny=True,
+        max_epochs=2,
+    )
     assert again["metrics"] == rec["metrics"] and ckpt.stat().st_mtime == mtime
 
 
@@ -419,7 +460,9 @@ def test_a_held_work_dir_is_refused_before_anything_runs(tmp_path, lvis_data):
     try:
         assert p.stdout.readline().strip() == "held"
         with pytest.raises(RunFolderLocked, match=f"pid {p.pid}"):
-            run_lvis("lvis_v1/mask_rcnn_r50_fpn_1x_tde", work, data_root=str(lvis_data["root"]), tiny=True, max_epochs=1)
+            run_lvis(
+                "lvis_v1/mask_rcnn_r50_fpn_1x_tde", work, data_root=str(lvis_data["root"]), tiny=True, max_epochs=1
+            )
         assert sorted(q.name for q in work.iterdir()) == [".lock"]  # nothing else was written
     finally:
         p.kill()
@@ -434,7 +477,9 @@ def test_cascade_roi_head_passes_labels_to_every_stage():
 
     from ltkit.detection.run import shrink
 
-    base = os.path.join(os.path.dirname(mmdet.__file__), ".mim/configs/cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py")
+    base = os.path.join(
+        os.path.dirname(mmdet.__file__), ".mim/configs/cascade_rcnn/cascade_mask_rcnn_r50_fpn_1x_coco.py"
+    )
     cfg = Config.fromfile(base)
     cfg.model.roi_head.type = "TDECascadeRoIHead"
     for h in cfg.model.roi_head.bbox_head:
@@ -445,8 +490,16 @@ def test_cascade_roi_head_passes_labels_to_every_stage():
     model.train()
     torch.manual_seed(0)
     img = torch.rand(2, 3, 64, 64)
-    metas = [dict(img_shape=(64, 64, 3), ori_shape=(64, 64, 3), pad_shape=(64, 64, 3), scale_factor=np.ones(4),
-                  flip=False, batch_input_shape=(64, 64))] * 2
+    metas = [
+        dict(
+            img_shape=(64, 64, 3),
+            ori_shape=(64, 64, 3),
+            pad_shape=(64, 64, 3),
+            scale_factor=np.ones(4),
+            flip=False,
+            batch_input_shape=(64, 64),
+        )
+    ] * 2
     boxes = [torch.tensor([[4.0, 4.0, 30.0, 40.0], [30.0, 10.0, 60.0, 50.0]])] * 2
     labels = [torch.tensor([0, 3])] * 2
     from mmdet.core import BitmapMasks
@@ -502,19 +555,37 @@ def test_train_lvis_notebook_then_tables_and_figures(tmp_path):
 
     def execute(name, out, **parameters):
         out.parent.mkdir(parents=True, exist_ok=True)
-        papermill.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters,
-                                   kernel_name="ltkit", cwd=str(root), progress_bar=False)
+        papermill.execute_notebook(
+            str(root / "notebooks" / f"{name}.ipynb"),
+            str(out),
+            parameters=parameters,
+            kernel_name="ltkit",
+            cwd=str(root),
+            progress_bar=False,
+        )
 
     work = tmp_path / "results" / "lvis_tiny"
-    execute("train_lvis", work / "train_lvis.ipynb", config="lvis_v1/mask_rcnn_r50_fpn_1x_deconfound",
-            data_root=str(tmp_path / "synthetic"), synthetic=True, tiny=True, max_epochs=1, work_dir=str(work))
+    execute(
+        "train_lvis",
+        work / "train_lvis.ipynb",
+        config="lvis_v1/mask_rcnn_r50_fpn_1x_deconfound",
+        data_root=str(tmp_path / "synthetic"),
+        synthetic=True,
+        tiny=True,
+        max_epochs=1,
+        work_dir=str(work),
+    )
     rec = json.loads((work / "run.json").read_text())
     assert set(rec["metrics"]) == set(EVALUATIONS) and rec["params"]["max_epochs"] == 1
     assert (work / "lvis_ap.png").stat().st_size > 10_000
     execute("tables", tmp_path / "tables.ipynb", results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "t"))
-    assert "| lvis_v1.0 | mask_rcnn_r50_fpn_1x | De-confound-TDE | 1 |" in (tmp_path / "t" / "lvis_summary.md").read_text()
+    assert (
+        "| lvis_v1.0 | mask_rcnn_r50_fpn_1x | De-confound-TDE | 1 |" in (tmp_path / "t" / "lvis_summary.md").read_text()
+    )
     assert "De-confound-TDE (v1.0)" in (tmp_path / "t" / "table4.md").read_text()
-    execute("figures", tmp_path / "figures.ipynb", results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "f"))
+    execute(
+        "figures", tmp_path / "figures.ipynb", results_dir=str(tmp_path / "results"), output_dir=str(tmp_path / "f")
+    )
     assert (tmp_path / "f" / "lvis_v1.0_mask_rcnn_r50_fpn_1x_ap.png").stat().st_size > 10_000
 
 
@@ -538,18 +609,32 @@ def test_box_head_defaults_live_in_tde_classifier():
 
 def test_lvis_batch_runs_then_skips(tmp_path):
     """A recipe of train_lvis.ipynb through ltkit.batch: runs, then a second start skips the finished run."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     from ltkit.batch.run import run_batch
 
     root = Path(__file__).resolve().parents[1]
     recipe = tmp_path / "lvis.yaml"
-    recipe.write_text(yaml.safe_dump(dict(
-        notebook=str(root / "notebooks" / "train_lvis.ipynb"), output_root=str(tmp_path / "runs"), name="{config_name}",
-        base=dict(data_root=str(tmp_path / "synthetic"), synthetic=True, tiny=True, max_epochs=1,
-                  evaluations=["plain", "tde"]),
-        cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}], report=[])))
+    recipe.write_text(
+        yaml.safe_dump(
+            dict(
+                notebook=str(root / "notebooks" / "train_lvis.ipynb"),
+                output_root=str(tmp_path / "runs"),
+                name="{config_name}",
+                base=dict(
+                    data_root=str(tmp_path / "synthetic"),
+                    synthetic=True,
+                    tiny=True,
+                    max_epochs=1,
+                    evaluations=["plain", "tde"],
+                ),
+                cases=[{"config": "lvis_v1/mask_rcnn_r50_fpn_1x_tde"}],
+                report=[],
+            )
+        )
+    )
     rows = run_batch(recipe)
     assert [r["status"] for r in rows] == ["done"], rows
     rec = json.loads((tmp_path / "runs" / "lvis_v1-mask_rcnn_r50_fpn_1x_tde" / "run.json").read_text())
@@ -557,14 +642,22 @@ def test_lvis_batch_runs_then_skips(tmp_path):
     assert [r["status"] for r in run_batch(recipe)] == ["skipped"]
 
 
-@pytest.mark.parametrize("name, version", [("lvis_v05/htc_without_semantic_r101_fpn_20e_tde", "v0.5"),
-                                           ("lvis_v1/mask_rcnn_r50_fpn_rfs_1x_deconfound", "v1")])
+@pytest.mark.parametrize(
+    "name, version",
+    [("lvis_v05/htc_without_semantic_r101_fpn_20e_tde", "v0.5"), ("lvis_v1/mask_rcnn_r50_fpn_rfs_1x_deconfound", "v1")],
+)
 def test_v05_htc_and_repeat_factor_configs_run(tmp_path, name, version):
     """Smoke test: Table 5's LVIS v0.5 HTC (LVISV05Dataset reads file_name) and a ClassBalancedDataset (RFS)
     config train and evaluate end to end (the head's numbers are tested above)."""
     data = make_synthetic_lvis(tmp_path / "data", version=version)
-    rec = run_lvis(name, tmp_path / "run", data_root=str(data["root"]), tiny=True, max_epochs=1,
-                   evaluations=["plain", "tde_without_bg_exemption"])
+    rec = run_lvis(
+        name,
+        tmp_path / "run",
+        data_root=str(data["root"]),
+        tiny=True,
+        max_epochs=1,
+        evaluations=["plain", "tde_without_bg_exemption"],
+    )
     assert rec["params"]["dataset"] == ("lvis_v0.5" if version == "v0.5" else "lvis_v1.0")
     for m in rec["metrics"].values():
         assert all(m[k] is not None for k in ("AP", "APbbox", "APr", "APc", "APf"))

@@ -3,9 +3,9 @@
 There is no conda on the machines that run the tests, so the file is compared, not built."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,8 +19,11 @@ def _requirement(text: str):
 def test_environment_yml_mirrors_pyproject_and_constraints():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     wanted = dict(_requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"])
-    pins = dict(_requirement(line) for line in (REPO / "constraints.txt").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#"))
+    pins = dict(
+        _requirement(line)
+        for line in (REPO / "constraints.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
     wanted.update(pins)  # torch / torchvision: the exact pins CI installs
 
     env = yaml.safe_load((REPO / "environment.yml").read_text())
@@ -33,8 +36,10 @@ def test_environment_yml_mirrors_pyproject_and_constraints():
     pip_reqs = dict(_requirement(d) for d in pip_lines if d != "-e .")
     listed = {**conda, **pip_reqs}
     assert set(conda) & set(pip_reqs) == set(), "a package listed twice"
-    assert listed == wanted, {"only in environment.yml": {k: v for k, v in listed.items() if wanted.get(k) != v},
-                              "missing or different there": {k: v for k, v in wanted.items() if listed.get(k) != v}}
+    assert listed == wanted, {
+        "only in environment.yml": {k: v for k, v in listed.items() if wanted.get(k) != v},
+        "missing or different there": {k: v for k, v in wanted.items() if listed.get(k) != v},
+    }
     python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
     low = tuple(int(x) for x in re.search(r">=\s*([\d.]+)", project["requires-python"]).group(1).split("."))
     assert tuple(int(x) for x in python.split("=")[1].split(".")) >= low

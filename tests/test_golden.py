@@ -20,21 +20,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_data import write_fake_cifar10
 
 import ltkit
 from ltkit.runs.record import read_run
-
-from test_data import write_fake_cifar10
 
 GOLDEN = Path(__file__).parent / "golden"
 RTOL, ATOL = 1e-9, 1e-12
 
 #: name -> (preset, RunConfig overrides); data_root "<cifar>" is the generated CIFAR-10 fixture
 CASES = {
-    "synthetic_tde": ("synthetic_tde", dict(imb_ratio=10, synthetic_n_max=60, synthetic_image_size=8, epochs=2,
-                                            steps_per_epoch=3, batch_size=32)),
-    "cifar10_lt_tde": ("cifar10_lt_tde", dict(data_root="<cifar>", imb_ratio=10, epochs=2, steps_per_epoch=2,
-                                              batch_size=32, amp=False, compile=False)),
+    "synthetic_tde": (
+        "synthetic_tde",
+        dict(imb_ratio=10, synthetic_n_max=60, synthetic_image_size=8, epochs=2, steps_per_epoch=3, batch_size=32),
+    ),
+    "cifar10_lt_tde": (
+        "cifar10_lt_tde",
+        dict(data_root="<cifar>", imb_ratio=10, epochs=2, steps_per_epoch=2, batch_size=32, amp=False, compile=False),
+    ),
 }
 
 
@@ -58,8 +61,10 @@ def summarize(run_dir: Path) -> dict:
         "weights": weights,
         "moving_average": ckpt["model"]["moving_average.mean"].double().tolist(),
         "history": [{k: h[k] for k in ("epoch", "loss", "train_acc")} for h in ckpt["history"]],
-        "metrics": {ev: {k: m[k] for k in ("overall", "many", "medium", "few", "alpha") if k in m}
-                    for ev, m in rec["metrics"].items()},
+        "metrics": {
+            ev: {k: m[k] for k in ("overall", "many", "medium", "few", "alpha") if k in m}
+            for ev, m in rec["metrics"].items()
+        },
         "precision": rec["precision"],
     }
 
@@ -85,8 +90,16 @@ def test_golden_run_matches_its_reference(name, tmp_path):
     if overrides.get("data_root") == "<cifar>":
         write_fake_cifar10(tmp_path / "cifar")
         overrides = dict(overrides, data_root=str(tmp_path / "cifar"))
-    cfg = ltkit.RunConfig.preset(preset, **overrides, dtype="float64", device="cpu", progress=False,
-                                 num_workers=0, eval_batch_size=256, output_dir=str(tmp_path / "run"))
+    cfg = ltkit.RunConfig.preset(
+        preset,
+        **overrides,
+        dtype="float64",
+        device="cpu",
+        progress=False,
+        num_workers=0,
+        eval_batch_size=256,
+        output_dir=str(tmp_path / "run"),
+    )
     ltkit.run(cfg, log=lambda *_: None)
     got = summarize(tmp_path / "run")
     assert got["precision"] == "fp64"

@@ -31,10 +31,19 @@ def tiny_imagenet_lt(tmp_path):
 
 @pytest.mark.parametrize("num_workers, jpeg_decode", [(0, "workers"), (2, "workers"), (2, "device")])
 def test_imagenet_lt_layout_runs(tiny_imagenet_lt, tmp_path, num_workers, jpeg_decode):
-    cfg = ltkit.RunConfig.preset("imagenet_lt_tde", data_root=str(tiny_imagenet_lt), backbone="resnet32",
-                                 epochs=1, batch_size=4, eval_batch_size=3, num_workers=num_workers,
-                                 jpeg_decode=jpeg_decode, device="cpu", progress=False,
-                                 output_dir=str(tmp_path / f"run{num_workers}{jpeg_decode}"))
+    cfg = ltkit.RunConfig.preset(
+        "imagenet_lt_tde",
+        data_root=str(tiny_imagenet_lt),
+        backbone="resnet32",
+        epochs=1,
+        batch_size=4,
+        eval_batch_size=3,
+        num_workers=num_workers,
+        jpeg_decode=jpeg_decode,
+        device="cpu",
+        progress=False,
+        output_dir=str(tmp_path / f"run{num_workers}{jpeg_decode}"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tiny lists differ from the published line counts
         run_dir = ltkit.run(cfg, log=lambda *_: None)
@@ -53,8 +62,13 @@ def test_imagenet_lt_layout_runs(tiny_imagenet_lt, tmp_path, num_workers, jpeg_d
 
 
 def test_missing_split_files_say_how_to_get_them(tmp_path):
-    cfg = ltkit.RunConfig.preset("imagenet_lt_tde", data_root=str(tmp_path / "nowhere"), epochs=1,
-                                 output_dir=str(tmp_path / "run"), progress=False)
+    cfg = ltkit.RunConfig.preset(
+        "imagenet_lt_tde",
+        data_root=str(tmp_path / "nowhere"),
+        epochs=1,
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+    )
     with pytest.raises(FileNotFoundError, match="get_data.py imagenet_lt"):
         ltkit.run(cfg, log=lambda *_: None)
 
@@ -64,8 +78,14 @@ def test_decoding_on_the_device_matches_pil_and_falls_back_for_non_jpeg(tiny_ima
     PIL's pixels; a PNG under a .JPEG name (ImageNet has some) goes through decode_image."""
     import torch
 
-    from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded, decode_and_transform,
-                                     decode_batch, imagenet_train_transform)
+    from ltkit.data.listfile import (
+        EncodedImages,
+        ListFileDataset,
+        collate_encoded,
+        decode_and_transform,
+        decode_batch,
+        imagenet_train_transform,
+    )
 
     ds = ListFileDataset(tiny_imagenet_lt / "ImageNet_LT_train.txt", tiny_imagenet_lt, transform=None)
     png = tiny_imagenet_lt / ds.paths[1]

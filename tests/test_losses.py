@@ -65,12 +65,15 @@ def test_unknown_loss():
 def test_irrelevant_options_are_ignored():
     logits, y = _batch(5)
     everything = dict(focal_gamma=3.0, cb_beta=0.99, ldam_max_margin=0.3, logit_scale=8.0, drw_epoch=4, la_tau=0.5)
-    torch.testing.assert_close(create_loss("ce", class_counts=COUNTS, **everything)(logits, y),
-                               F.cross_entropy(logits, y))
+    torch.testing.assert_close(
+        create_loss("ce", class_counts=COUNTS, **everything)(logits, y), F.cross_entropy(logits, y)
+    )
     log_prior = torch.log(torch.tensor(COUNTS, dtype=torch.float64) / sum(COUNTS))
     # balanced softmax is tau = 1 whatever la_tau says
-    torch.testing.assert_close(create_loss("balanced_softmax", class_counts=COUNTS, **everything)(logits, y),
-                               F.cross_entropy(logits + log_prior, y))
+    torch.testing.assert_close(
+        create_loss("balanced_softmax", class_counts=COUNTS, **everything)(logits, y),
+        F.cross_entropy(logits + log_prior, y),
+    )
 
 
 def test_ce():
@@ -84,12 +87,12 @@ def test_focal_value_and_detached_factor():
     logits, y = _batch(1)
     p_t = torch.exp(-_nll(logits, y))
     out = create_loss("focal", class_counts=COUNTS, focal_gamma=2.0)(logits, y)
-    torch.testing.assert_close(out, (-(1 - p_t) ** 2 * torch.log(p_t)).mean())
+    torch.testing.assert_close(out, (-((1 - p_t) ** 2) * torch.log(p_t)).mean())
     (g,) = torch.autograd.grad(out, logits)
     # the authors' focal factor is a constant for autograd (docs/method.md 1.6)
     lg = logits.detach().clone().requires_grad_(True)
     p_t2 = torch.softmax(lg, 1)[torch.arange(6), y]
-    manual = (-(1 - p_t2.detach()) ** 2 * torch.log(p_t2)).mean()
+    manual = (-((1 - p_t2.detach()) ** 2) * torch.log(p_t2)).mean()
     (g2,) = torch.autograd.grad(manual, lg)
     torch.testing.assert_close(g, g2)
     # closed form: d/dz of -(c * log p_t) with constant c is c * (softmax - onehot); batch mean
@@ -99,23 +102,25 @@ def test_focal_value_and_detached_factor():
     # ... which differs from the gradient with the factor attached
     lg3 = logits.detach().clone().requires_grad_(True)
     p_t3 = torch.softmax(lg3, 1)[torch.arange(6), y]
-    (g3,) = torch.autograd.grad((-(1 - p_t3) ** 2 * torch.log(p_t3)).mean(), lg3)
+    (g3,) = torch.autograd.grad((-((1 - p_t3) ** 2) * torch.log(p_t3)).mean(), lg3)
     assert not torch.allclose(g, g3)
     # gamma = 0 is cross-entropy
-    torch.testing.assert_close(create_loss("focal", class_counts=COUNTS, focal_gamma=0.0)(logits, y),
-                               F.cross_entropy(logits, y))
+    torch.testing.assert_close(
+        create_loss("focal", class_counts=COUNTS, focal_gamma=0.0)(logits, y), F.cross_entropy(logits, y)
+    )
 
 
 def test_focal_default_gamma_is_two():
     logits, y = _batch(6)
     p_t = torch.exp(-_nll(logits, y))
-    torch.testing.assert_close(create_loss("focal", class_counts=COUNTS)(logits, y),
-                               (-(1 - p_t) ** 2 * torch.log(p_t)).mean())
+    torch.testing.assert_close(
+        create_loss("focal", class_counts=COUNTS)(logits, y), (-((1 - p_t) ** 2) * torch.log(p_t)).mean()
+    )
 
 
 def test_class_balanced_weights_by_hand():
     beta = 0.9
-    raw = [(1 - beta) / (1 - beta ** n) for n in COUNTS]
+    raw = [(1 - beta) / (1 - beta**n) for n in COUNTS]
     expected = [3 * r / sum(raw) for r in raw]
     # the same numbers written out: 0.9^100 ~ 2.656e-5, 0.9^10 ~ 0.348678, 0.9^1 = 0.9
     np.testing.assert_allclose(expected, [0.239329, 0.367442, 2.393229], rtol=1e-5)
@@ -132,7 +137,7 @@ def test_class_balanced_weights_by_hand():
 
 def test_ldam_margins_and_drw():
     loss = create_loss("ldam", class_counts=COUNTS, ldam_max_margin=0.5, logit_scale=10.0, drw_epoch=3)
-    m = [1 / n ** 0.25 for n in COUNTS]
+    m = [1 / n**0.25 for n in COUNTS]
     expected = [0.5 * v / max(m) for v in m]  # [0.5 / 10^0.5, 0.5 / 10^0.25, 0.5]
     np.testing.assert_allclose(expected, [0.158114, 0.281171, 0.5], rtol=1e-5)
     np.testing.assert_allclose(loss.margins.numpy(), expected, rtol=1e-6)
@@ -156,7 +161,7 @@ def test_ldam_margins_and_drw():
 def test_ldam_drw_off_and_from_epoch_one():
     logits, y = _batch(7)
     off = create_loss("ldam", class_counts=COUNTS)  # drw_epoch = 0: never re-weighted
-    m = torch.tensor([1 / n ** 0.25 for n in COUNTS], dtype=torch.float64)
+    m = torch.tensor([1 / n**0.25 for n in COUNTS], dtype=torch.float64)
     margins = 0.5 * m / m.max()
     shifted = logits.detach() - 16.0 * F.one_hot(y, 3).double() * margins[y][:, None]  # default scale 16
     for epoch in (1, 50, 200):
@@ -170,14 +175,20 @@ def test_ldam_drw_off_and_from_epoch_one():
 def test_balanced_softmax_and_logit_adjusted():
     logits, y = _batch(4)
     log_prior = torch.log(torch.tensor(COUNTS, dtype=torch.float64) / sum(COUNTS))
-    torch.testing.assert_close(create_loss("balanced_softmax", class_counts=COUNTS)(logits, y),
-                               _nll(logits + log_prior, y).mean())
-    torch.testing.assert_close(create_loss("logit_adjusted", class_counts=COUNTS)(logits, y),  # default tau = 1
-                               _nll(logits + log_prior, y).mean())
-    torch.testing.assert_close(create_loss("logit_adjusted", class_counts=COUNTS, la_tau=0.5)(logits, y),
-                               _nll(logits + 0.5 * log_prior, y).mean())
-    torch.testing.assert_close(create_loss("logit_adjusted", class_counts=COUNTS, la_tau=0.0)(logits, y),
-                               F.cross_entropy(logits, y))
+    torch.testing.assert_close(
+        create_loss("balanced_softmax", class_counts=COUNTS)(logits, y), _nll(logits + log_prior, y).mean()
+    )
+    torch.testing.assert_close(
+        create_loss("logit_adjusted", class_counts=COUNTS)(logits, y),  # default tau = 1
+        _nll(logits + log_prior, y).mean(),
+    )
+    torch.testing.assert_close(
+        create_loss("logit_adjusted", class_counts=COUNTS, la_tau=0.5)(logits, y),
+        _nll(logits + 0.5 * log_prior, y).mean(),
+    )
+    torch.testing.assert_close(
+        create_loss("logit_adjusted", class_counts=COUNTS, la_tau=0.0)(logits, y), F.cross_entropy(logits, y)
+    )
 
 
 def test_set_epoch_is_a_noop_for_unscheduled_losses():
@@ -201,5 +212,6 @@ def test_misspelt_option_is_refused_not_dropped():
         create_loss("focal", class_counts=COUNTS, focal_gama=1.0)
     # an option of another loss is still left out (one run config feeds every loss)
     logits, y = _batch(5)
-    torch.testing.assert_close(create_loss("focal", class_counts=COUNTS, focal_gamma=0.0, cb_beta=0.5)(logits, y),
-                               F.cross_entropy(logits, y))
+    torch.testing.assert_close(
+        create_loss("focal", class_counts=COUNTS, focal_gamma=0.0, cb_beta=0.5)(logits, y), F.cross_entropy(logits, y)
+    )

@@ -3,9 +3,9 @@ holds the same one (2 CPU processes, gloo backend)."""
 
 import torch
 import torch.multiprocessing as mp
+from conftest import gloo_group
 
 from ltkit.tde import MovingAverageFeature
-from conftest import gloo_group
 
 
 def _worker(rank, world, init_file, out_file):
@@ -25,7 +25,9 @@ def test_moving_average_is_all_reduced(tmp_path):
     # equal to one process seeing the whole global batch (the mean of the per-rank means)
     expected = torch.zeros(3)
     for step in range(3):
-        batch = torch.cat([torch.rand(4, 3, generator=torch.Generator().manual_seed(100 * step + r)) for r in range(world)])
+        batch = torch.cat(
+            [torch.rand(4, 3, generator=torch.Generator().manual_seed(100 * step + r)) for r in range(world)]
+        )
         expected = 0.9 * expected + batch.mean(0)
     torch.testing.assert_close(means[0], expected)
 

@@ -16,8 +16,20 @@ papermill = pytest.importorskip("papermill")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=60, imb_ratio=30, synthetic_image_size=8,
-            epochs=2, batch_size=16, warmup_epochs=1, milestones=[2], device="cpu", num_workers=0, progress=False)
+TINY = dict(
+    dataset="synthetic_lt",
+    synthetic_classes=4,
+    synthetic_n_max=60,
+    imb_ratio=30,
+    synthetic_image_size=8,
+    epochs=2,
+    batch_size=16,
+    warmup_epochs=1,
+    milestones=[2],
+    device="cpu",
+    num_workers=0,
+    progress=False,
+)
 
 
 def test_there_are_notebooks():
@@ -45,15 +57,34 @@ def kernel():
     from jupyter_client.kernelspec import KernelSpecManager
 
     if "ltkit" not in KernelSpecManager().find_kernel_specs():
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--user", "--name", "ltkit",
-                        "--display-name", "Python (ltkit)"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ipykernel",
+                "install",
+                "--user",
+                "--name",
+                "ltkit",
+                "--display-name",
+                "Python (ltkit)",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return "ltkit"
 
 
 def execute(name, out_path, kernel, **parameters):
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)  # papermill wants the folder to exist
-    return papermill.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out_path), parameters=parameters,
-                                      kernel_name=kernel, cwd=str(ROOT), progress_bar=False)
+    return papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"),
+        str(out_path),
+        parameters=parameters,
+        kernel_name=kernel,
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +92,15 @@ def trained(tmp_path_factory, kernel):
     """A causal-norm run made by train_classification.ipynb."""
     root = tmp_path_factory.mktemp("runs")
     run_dir = root / "tiny-tde"
-    execute("train_classification", run_dir / "train_classification.ipynb", kernel, **TINY,
-            classifier="causal_norm", alpha="auto", output_dir=str(run_dir))
+    execute(
+        "train_classification",
+        run_dir / "train_classification.ipynb",
+        kernel,
+        **TINY,
+        classifier="causal_norm",
+        alpha="auto",
+        output_dir=str(run_dir),
+    )
     return run_dir
 
 
@@ -82,22 +120,32 @@ def test_train_classification_writes_the_record(trained):
 
 def test_train_classification_preset_and_overrides(tmp_path, kernel):
     run_dir = tmp_path / "preset"
-    execute("train_classification", run_dir / "nb.ipynb", kernel, preset="synthetic_baseline",
-            **{**TINY, "output_dir": str(run_dir)})
+    execute(
+        "train_classification",
+        run_dir / "nb.ipynb",
+        kernel,
+        preset="synthetic_baseline",
+        **{**TINY, "output_dir": str(run_dir)},
+    )
     params = json.loads((run_dir / "run.json").read_text())["params"]
     assert params["classifier"] == "linear" and params["lr"] == 0.02  # from the preset
     assert params["epochs"] == 2  # the override
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"epochs": 0}, "epochs: must be a positive integer"),
-    ({"classifier": "cosin"}, "classifier: unknown value 'cosin'"),
-    ({"epoch": 3}, r"unknown parameter\(s\) \['epoch'\]"),
-    ({"preset": "cifar"}, "preset: unknown value 'cifar'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"epochs": 0}, "epochs: must be a positive integer"),
+        ({"classifier": "cosin"}, "classifier: unknown value 'cosin'"),
+        ({"epoch": 3}, r"unknown parameter\(s\) \['epoch'\]"),
+        ({"preset": "cifar"}, "preset: unknown value 'cifar'"),
+    ],
+)
 def test_bad_parameter_fails_in_the_first_cell(tmp_path, kernel, bad, message):
     with pytest.raises(papermill.PapermillExecutionError, match=message) as e:
-        execute("train_classification", tmp_path / "bad.ipynb", kernel, **{**TINY, "output_dir": str(tmp_path / "r"), **bad})
+        execute(
+            "train_classification", tmp_path / "bad.ipynb", kernel, **{**TINY, "output_dir": str(tmp_path / "r"), **bad}
+        )
     # parameters (1), injected parameters (2), then the validating cell, before any training
     assert e.value.exec_count == 3 and "RunConfig.from_namespace(globals(), _before_injection)" in e.value.source
     assert not (tmp_path / "r").exists()
@@ -122,6 +170,7 @@ def test_posthoc_notebook(trained, tmp_path, kernel):
     sweep = pd.read_csv(out / "tde_alpha_sweep.csv")
     assert len(sweep) == 21 and {"alpha", "overall", "many", "medium", "few"} <= set(sweep.columns)
     from ltkit.report.posthoc import load_outputs, tde_alpha_sweep
+
     direct = tde_alpha_sweep(load_outputs(trained))
     cols = ["alpha", "overall", "many", "medium", "few"]
     pd.testing.assert_frame_equal(sweep[cols], direct[cols], check_exact=False, atol=1e-9)
@@ -133,15 +182,23 @@ def test_tables_and_figures_notebooks(trained, tmp_path, kernel):
     execute("tables", tmp_path / "tables.ipynb", kernel, results_dir=str(trained.parent), output_dir=str(tables))
     summary = (tables / "summary.md").read_text()
     # the row names its data (the synthetic generator, by fingerprint) and what the run was for
-    assert re.search(r"\| synthetic_lt-r30 \| generated by ltkit.data.synthetic [0-9a-f]{12} \| reproduction \| "
-                     r"De-confound-TDE \| 1 \|", summary), summary
+    assert re.search(
+        r"\| synthetic_lt-r30 \| generated by ltkit.data.synthetic [0-9a-f]{12} \| reproduction \| "
+        r"De-confound-TDE \| 1 \|",
+        summary,
+    ), summary
     t3 = (tables / "table3.md").read_text()
     assert "| De-confound-TDE | - / 44.1 |" in t3 and "^q" in t3  # the paper's numbers, quoted rows marked
     assert (tables / "table3.tex").read_text().startswith("\\begin{table}")
     execute("figures", tmp_path / "figures.ipynb", kernel, results_dir=str(trained.parent), output_dir=str(figures))
     names = {p.name for p in figures.iterdir()}
-    assert {"synthetic_lt-r30_shot_groups.png", "synthetic_lt-r30_per_class.png", "synthetic_lt-r30_alpha_sweep.png",
-            "synthetic_lt-r30_cosine.png", "synthetic_lt-r30_shot_groups.pdf"} <= names
+    assert {
+        "synthetic_lt-r30_shot_groups.png",
+        "synthetic_lt-r30_per_class.png",
+        "synthetic_lt-r30_alpha_sweep.png",
+        "synthetic_lt-r30_cosine.png",
+        "synthetic_lt-r30_shot_groups.pdf",
+    } <= names
 
 
 @pytest.mark.parametrize("notebook, schema", [("train_classification", "RunConfig"), ("train_lvis", "LVISRunConfig")])
@@ -151,7 +208,10 @@ def test_parameters_cell_is_generated_from_the_schema(notebook, schema):
     nb = nbformat.read(ROOT / "notebooks" / f"{notebook}.ipynb", as_version=4)
     cls = getattr(ltkit.config, schema)
     assert nb.cells[1].source == cls.parameters_source()
-    assert nb.cells[1].metadata.tags == ["parameters", f"schema:{'lvis' if schema == 'LVISRunConfig' else 'classification'}"]
+    assert nb.cells[1].metadata.tags == [
+        "parameters",
+        f"schema:{'lvis' if schema == 'LVISRunConfig' else 'classification'}",
+    ]
     assert f"{schema}.from_namespace(globals(), _before_injection)" in nb.cells[2].source
 
 

@@ -8,11 +8,25 @@ from ltkit.report import figures
 
 
 def _frames():
-    bars = pd.DataFrame({"method": ["a", "b"], "many": [80.0, 70.0], "medium": [50.0, 60.0], "few": [np.nan, 40.0],
-                         "overall": [60.0, 58.0]})
+    bars = pd.DataFrame(
+        {
+            "method": ["a", "b"],
+            "many": [80.0, 70.0],
+            "medium": [50.0, 60.0],
+            "few": [np.nan, 40.0],
+            "overall": [60.0, 58.0],
+        }
+    )
     per_class = pd.DataFrame({"class": range(4), "train_count": [500, 100, 20, 5], "x": [90, 70, 40, 10.0]})
-    sweep = pd.DataFrame({"alpha": [0.0, 1.0, 2.0], "overall": [50.0, 55, 52], "many": [80.0, 75, 60],
-                          "medium": [40.0, 50, 55], "few": [10.0, 30, 45]})
+    sweep = pd.DataFrame(
+        {
+            "alpha": [0.0, 1.0, 2.0],
+            "overall": [50.0, 55, 52],
+            "many": [80.0, 75, 60],
+            "medium": [40.0, 50, 55],
+            "few": [10.0, 30, 45],
+        }
+    )
     cos = pd.DataFrame({"cosine": np.linspace(0, 1, 50), "run": ["r"] * 50})
     return bars, per_class, sweep, cos
 
@@ -27,10 +41,12 @@ def test_drawing_changes_no_global_state(tmp_path):
     fig, ax = figures.figure(figsize=(4, 3))
     figures.shot_bars(bars, ax=ax, title="t")
     figures.save(fig, tmp_path / "bars.png", pdf=True)
-    for draw in (lambda ax: figures.per_class_curve(per_class, columns=["x"], ax=ax),
-                 lambda ax: figures.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
-                 lambda ax: figures.cosine_histogram(cos, ax=ax, title="c"),
-                 lambda ax: figures.accuracy_per_epoch(pd.DataFrame({"epoch": [1, 2], "test_tde": [1.0, 2.0]}), ax=ax)):
+    for draw in (
+        lambda ax: figures.per_class_curve(per_class, columns=["x"], ax=ax),
+        lambda ax: figures.alpha_sweep(sweep, ax=ax, suggested=1.0, used=1.5),
+        lambda ax: figures.cosine_histogram(cos, ax=ax, title="c"),
+        lambda ax: figures.accuracy_per_epoch(pd.DataFrame({"epoch": [1, 2], "test_tde": [1.0, 2.0]}), ax=ax),
+    ):
         fig, ax = figures.figure()
         draw(ax)
         figures.save(fig, tmp_path / "x.png")
@@ -65,8 +81,9 @@ def test_without_an_axes_a_function_draws_a_pyplot_figure_for_notebooks():
 def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
     """The committed test_every record gets a panel with its history's test curves and best epochs;
     a record without them (the fp32 run) keeps two panels."""
-    import matplotlib.pyplot as plt
     from pathlib import Path
+
+    import matplotlib.pyplot as plt
 
     gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
     run = gap / "cifar10_lt-r100-causal_norm-test_every-s0"
@@ -97,17 +114,19 @@ def test_per_class_comparison_draws_each_run_class_by_class(tmp_path):
     """The gap analysis figure: one panel per evaluation, one line per run, each point a class's
     accuracy from that run's per_class.csv at the class's training count; runs with other class
     counts are refused."""
-    import matplotlib.pyplot as plt
     import shutil
     from pathlib import Path
 
+    import matplotlib.pyplot as plt
     import pytest
 
     from ltkit.report.writers import per_class_of_runs
 
     gap = Path(__file__).resolve().parents[1] / "results" / "analysis" / "cifar10_lt_gap"
-    folders = {"lossless": gap / "cifar10_lt-r100-causal_norm-lossless-s0",
-               "q75": gap / "cifar10_lt-r100-causal_norm-test_every-s0"}
+    folders = {
+        "lossless": gap / "cifar10_lt-r100-causal_norm-lossless-s0",
+        "q75": gap / "cifar10_lt-r100-causal_norm-test_every-s0",
+    }
     per_class = per_class_of_runs(folders)
     fig = figures.per_class_comparison(per_class, titles=["De-confound", "De-confound-TDE"])
     try:

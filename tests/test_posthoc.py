@@ -28,8 +28,17 @@ D, C, N = 12, 12, 900
 COUNTS = np.array([500, 300, 150, 101, 100, 60, 30, 20, 19, 10, 5, 1])
 
 
-def _outputs(classifier="causal_norm", num_head=2, *, tau=16.0, gamma=1 / 32, counts=COUNTS, seed=0,
-             class_means=True, logits=True) -> CachedOutputs:
+def _outputs(
+    classifier="causal_norm",
+    num_head=2,
+    *,
+    tau=16.0,
+    gamma=1 / 32,
+    counts=COUNTS,
+    seed=0,
+    class_means=True,
+    logits=True,
+) -> CachedOutputs:
     """Synthetic cached outputs: non-negative features that lean towards their class's weight
     row and towards a shared mean direction (so TDE changes predictions)."""
     rng = np.random.default_rng(seed)
@@ -47,12 +56,25 @@ def _outputs(classifier="causal_norm", num_head=2, *, tau=16.0, gamma=1 / 32, co
         if classifier in ("linear", "tau_norm"):
             lg["plain"] = (xt @ wt.t()).numpy()
         else:
-            lg["plain"] = causal_norm_logits(xt, wt, num_head=num_head, tau=tau,
-                                             gamma=0.0 if classifier != "causal_norm" else gamma,
-                                             feature_norm="squash" if classifier == "capsule" else "l2").numpy()
+            lg["plain"] = causal_norm_logits(
+                xt,
+                wt,
+                num_head=num_head,
+                tau=tau,
+                gamma=0.0 if classifier != "causal_norm" else gamma,
+                feature_norm="squash" if classifier == "capsule" else "l2",
+            ).numpy()
     means = np.stack([x[labels == i].mean(0) if (labels == i).any() else np.zeros(D) for i in range(c)])
-    return CachedOutputs(features=x, labels=labels, weight=w, mean_feature=mean_feature, train_counts=counts,
-                         logits=lg, class_means=means.astype(np.float32) if class_means else None, params=params)
+    return CachedOutputs(
+        features=x,
+        labels=labels,
+        weight=w,
+        mean_feature=mean_feature,
+        train_counts=counts,
+        logits=lg,
+        class_means=means.astype(np.float32) if class_means else None,
+        params=params,
+    )
 
 
 def _row_equals(row, expected):
@@ -73,10 +95,18 @@ def _score(logits, out):
 ALPHAS = [0.0, 0.3, 0.75, 1.0, 1.7, 3.0]
 
 
-@pytest.mark.parametrize("classifier,num_head", [
-    ("causal_norm", 1), ("causal_norm", 2), ("causal_norm", 3), ("cosine", 2), ("cosine", 1),
-    ("capsule", 2), ("capsule", 4),
-])
+@pytest.mark.parametrize(
+    "classifier,num_head",
+    [
+        ("causal_norm", 1),
+        ("causal_norm", 2),
+        ("causal_norm", 3),
+        ("cosine", 2),
+        ("cosine", 1),
+        ("capsule", 2),
+        ("capsule", 4),
+    ],
+)
 def test_alpha_sweep_equals_tde_logits(classifier, num_head):
     out = _outputs(classifier, num_head)
     df = tde_alpha_sweep(out, ALPHAS)
@@ -131,9 +161,15 @@ def test_empty_group_is_nan():
 def test_absent_test_class_is_skipped_like_shot_accuracy():
     out = _outputs()
     keep = out.labels != 11  # the only class with 1 training image has no test sample now
-    out = CachedOutputs(features=out.features[keep], labels=out.labels[keep], weight=out.weight,
-                        mean_feature=out.mean_feature, train_counts=out.train_counts,
-                        logits={"plain": out.logits["plain"][keep]}, params=out.params)
+    out = CachedOutputs(
+        features=out.features[keep],
+        labels=out.labels[keep],
+        weight=out.weight,
+        mean_feature=out.mean_feature,
+        train_counts=out.train_counts,
+        logits={"plain": out.logits["plain"][keep]},
+        params=out.params,
+    )
     df = tde_alpha_sweep(out, [0.0, 1.0])
     x, w, c = (torch.from_numpy(a) for a in (out.features, out.weight, out.mean_feature))
     _row_equals(df.iloc[1], _score(tde_logits(x, w, c, alpha=1.0), out))
@@ -156,9 +192,9 @@ def test_tau_norm_sweep_ends(classifier):
     x, w = out.features.astype(np.float64), out.weight.astype(np.float64)
     _row_equals(df.iloc[0], _score(x @ w.T, out))
     _row_equals(df.iloc[0], _score(out.logits["plain"], out))
-    w_unit = w / np.sqrt((w ** 2).sum(1, keepdims=True))
+    w_unit = w / np.sqrt((w**2).sum(1, keepdims=True))
     _row_equals(df.iloc[2], _score(x @ w_unit.T, out))
-    w_half = w / np.sqrt(np.sqrt((w ** 2).sum(1, keepdims=True)))
+    w_half = w / np.sqrt(np.sqrt((w**2).sum(1, keepdims=True)))
     _row_equals(df.iloc[1], _score(x @ w_half.T, out))
     default = tau_norm_sweep(out)
     assert list(default.columns) == ["tau", "overall", "many", "medium", "few"]
@@ -190,8 +226,9 @@ def test_logit_adjustment_ends(classifier):
 
 def test_logit_adjustment_rebuilds_missing_plain_logits():
     with_logits, without = _outputs("causal_norm"), _outputs("causal_norm", logits=False)
-    pd.testing.assert_frame_equal(logit_adjustment_sweep(with_logits, [0.0, 1.0]),
-                                  logit_adjustment_sweep(without, [0.0, 1.0]))
+    pd.testing.assert_frame_equal(
+        logit_adjustment_sweep(with_logits, [0.0, 1.0]), logit_adjustment_sweep(without, [0.0, 1.0])
+    )
 
 
 def test_logit_adjustment_needs_positive_counts():
@@ -208,17 +245,26 @@ def test_ncm_hand_made_case():
     # class 0: a long mean vector; class 1 and 2: unit vectors. Euclidean NCM would send the
     # first two samples to class 1 (they are short); by cosine they belong to class 0.
     means = np.array([[10.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]], dtype=np.float32)
-    feats = np.array([
-        [1.0, 0.5, 0, 0],   # class 0, cos 0.89 vs 0.45 -> 0 (correct)
-        [0.5, 0.3, 0, 1],   # class 0, cos 0.44 vs 0.26 -> 0 (correct)
-        [0, 2.0, 0.5, 0],   # class 1 -> 1 (correct)
-        [0, 0.2, 3.0, 0],   # class 1 -> 2 (wrong)
-        [0.1, 0, 0.3, 0],   # class 2 -> 2 (correct)
-    ], dtype=np.float32)
+    feats = np.array(
+        [
+            [1.0, 0.5, 0, 0],  # class 0, cos 0.89 vs 0.45 -> 0 (correct)
+            [0.5, 0.3, 0, 1],  # class 0, cos 0.44 vs 0.26 -> 0 (correct)
+            [0, 2.0, 0.5, 0],  # class 1 -> 1 (correct)
+            [0, 0.2, 3.0, 0],  # class 1 -> 2 (wrong)
+            [0.1, 0, 0.3, 0],  # class 2 -> 2 (correct)
+        ],
+        dtype=np.float32,
+    )
     labels = np.array([0, 0, 1, 1, 2])
-    out = CachedOutputs(features=feats, labels=labels, weight=np.zeros((3, 4), np.float32),
-                        mean_feature=np.ones(4, np.float32), train_counts=np.array([200, 50, 5]),
-                        class_means=means, params={"classifier": "linear"})
+    out = CachedOutputs(
+        features=feats,
+        labels=labels,
+        weight=np.zeros((3, 4), np.float32),
+        mean_feature=np.ones(4, np.float32),
+        train_counts=np.array([200, 50, 5]),
+        class_means=means,
+        params={"classifier": "linear"},
+    )
     assert ncm(out) == {"overall": 80.0, "many": 100.0, "medium": 50.0, "few": 100.0}
 
 
@@ -233,8 +279,14 @@ def test_ncm_without_class_means():
 def _write_run(run_dir, out: CachedOutputs, *, class_means=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.json").write_text(json.dumps({"status": "complete", "params": out.params, "metrics": {}}))
-    arrays = dict(features=out.features, labels=out.labels, weight=out.weight, mean_feature=out.mean_feature,
-                  train_counts=out.train_counts, **{f"logits_{k}": v for k, v in out.logits.items()})
+    arrays = dict(
+        features=out.features,
+        labels=out.labels,
+        weight=out.weight,
+        mean_feature=out.mean_feature,
+        train_counts=out.train_counts,
+        **{f"logits_{k}": v for k, v in out.logits.items()},
+    )
     if class_means:
         arrays["class_means"] = out.class_means
     np.savez_compressed(run_dir / "outputs.npz", **arrays)
@@ -275,8 +327,15 @@ def test_load_outputs_missing_files(tmp_path):
 
 
 def test_best_row():
-    df = pd.DataFrame({"alpha": [0.0, 0.5, 1.0, 1.5], "overall": [50.0, 60.0, 60.0, 55.0],
-                       "many": [90.0, 80.0, 70.0, 60.0], "medium": [40.0] * 4, "few": [np.nan] * 4})
+    df = pd.DataFrame(
+        {
+            "alpha": [0.0, 0.5, 1.0, 1.5],
+            "overall": [50.0, 60.0, 60.0, 55.0],
+            "many": [90.0, 80.0, 70.0, 60.0],
+            "medium": [40.0] * 4,
+            "few": [np.nan] * 4,
+        }
+    )
     assert best_row(df)["alpha"] == 0.5  # first on ties
     assert best_row(df, "many")["alpha"] == 0.0
     with pytest.raises(ValueError, match="NaN"):

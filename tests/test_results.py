@@ -6,35 +6,51 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ltkit.report.tables import compare_table, paper_numbers
 from ltkit.report.load import full_length
+from ltkit.report.tables import compare_table, paper_numbers
 
 
 def _row(dataset, classifier, evaluation, overall, *, epochs, seed=0, steps_per_epoch=0, init_from="", **extra):
     imb = 100.0 if dataset.startswith("cifar") else 1.0
-    return dict(dataset=dataset, imb_ratio=imb, classifier=classifier, loss="ce", evaluation=evaluation, epochs=epochs,
-                steps_per_epoch=steps_per_epoch, init_from=init_from, seed=seed, overall=overall,
-                many=overall + 10, medium=overall, few=overall - 10, **extra)
+    return dict(
+        dataset=dataset,
+        imb_ratio=imb,
+        classifier=classifier,
+        loss="ce",
+        evaluation=evaluation,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        init_from=init_from,
+        seed=seed,
+        overall=overall,
+        many=overall + 10,
+        medium=overall,
+        few=overall - 10,
+        **extra,
+    )
 
 
 def test_only_runs_of_the_paper_length_fill_tables_2_and_3():
-    runs = pd.DataFrame([
-        _row("cifar10_lt", "causal_norm", "tde", 80.0, epochs=200, seed=0),
-        _row("cifar10_lt", "causal_norm", "tde", 82.0, epochs=200, seed=1),
-        _row("cifar10_lt", "causal_norm", "tde", 50.0, epochs=15, seed=2),  # a quick comparison run
-        _row("cifar10_lt", "causal_norm", "tde", 40.0, epochs=200, seed=3, steps_per_epoch=5),  # a smoke run
-        _row("imagenet_lt", "causal_norm", "tde", 51.0, epochs=90),
-        _row("imagenet_lt", "lws", "plain", 47.0, epochs=10, init_from="results/runs/stage1"),  # second stage
-        _row("imagenet_lt", "causal_norm", "tde", 10.0, epochs=2),
-    ])
+    runs = pd.DataFrame(
+        [
+            _row("cifar10_lt", "causal_norm", "tde", 80.0, epochs=200, seed=0),
+            _row("cifar10_lt", "causal_norm", "tde", 82.0, epochs=200, seed=1),
+            _row("cifar10_lt", "causal_norm", "tde", 50.0, epochs=15, seed=2),  # a quick comparison run
+            _row("cifar10_lt", "causal_norm", "tde", 40.0, epochs=200, seed=3, steps_per_epoch=5),  # a smoke run
+            _row("imagenet_lt", "causal_norm", "tde", 51.0, epochs=90),
+            _row("imagenet_lt", "lws", "plain", 47.0, epochs=10, init_from="results/runs/stage1"),  # second stage
+            _row("imagenet_lt", "causal_norm", "tde", 10.0, epochs=2),
+        ]
+    )
     assert full_length(runs).tolist() == [True, True, False, False, True, True, False]
     paper = paper_numbers()
 
     t3 = compare_table(runs, "table3")
     cell = t3[(t3.method == "De-confound-TDE") & (t3.column == "cifar10_lt-r100")].iloc[0]
-    expected = paper[(paper.table == "table3") & (paper.method == "De-confound-TDE")
-                     & (paper.benchmark == "cifar10_lt-r100")].value.iloc[0]
-    assert cell.n == 2 and cell.ours_mean == pytest.approx(81.0) and cell.ours_std == pytest.approx(2 ** 0.5)
+    expected = paper[
+        (paper.table == "table3") & (paper.method == "De-confound-TDE") & (paper.benchmark == "cifar10_lt-r100")
+    ].value.iloc[0]
+    assert cell.n == 2 and cell.ours_mean == pytest.approx(81.0) and cell.ours_std == pytest.approx(2**0.5)
     assert cell.paper == expected and cell["diff"] == pytest.approx(81.0 - expected)
 
     t2 = compare_table(runs, "table2")
@@ -58,10 +74,24 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
     host = socket.gethostname()
 
     def record(name, status, pid, epoch, host=host, **extra):
-        write_json(tmp_path / name / "run.json", dict(
-            status=status, precision="bf16", params={"epochs": 200}, process={"host": host, "pid": pid},
-            progress={"epoch": epoch, "epochs": 200, "loss": 0.25, "images_per_s": 990.0, "eta_s": 3725.0,
-                      "updated": "2026-12-03T07:00:00Z"}, **extra))
+        write_json(
+            tmp_path / name / "run.json",
+            dict(
+                status=status,
+                precision="bf16",
+                params={"epochs": 200},
+                process={"host": host, "pid": pid},
+                progress={
+                    "epoch": epoch,
+                    "epochs": 200,
+                    "loss": 0.25,
+                    "images_per_s": 990.0,
+                    "eta_s": 3725.0,
+                    "updated": "2026-12-03T07:00:00Z",
+                },
+                **extra,
+            ),
+        )
 
     record("a-running", "running", os.getpid(), 20)
     record("b-stopped", "running", gone.pid, 57)
@@ -73,7 +103,12 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
     st = run_status(tmp_path).set_index("run")
     names = {Path(r).name: r for r in st.index}
     assert [st.loc[names[n], "state"] for n in sorted(names)] == [
-        "running", "stopped", "complete", "running?", "unreadable"]
+        "running",
+        "stopped",
+        "complete",
+        "running?",
+        "unreadable",
+    ]
     assert st.loc[names["a-running"], "eta_s"] == 3725.0
     assert pd.isna(st.loc[names["b-stopped"], "eta_s"])  # a stopped run has no time left until resumed
 

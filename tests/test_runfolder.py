@@ -15,9 +15,22 @@ from ltkit import RunConfig, checkpoint
 from ltkit.runs import folder as runfolder
 from ltkit.runs.status import run_status
 
-TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
-            batch_size=16, lr=0.05, warmup_epochs=1, milestones=(2,), progress=False, num_workers=0, device="cpu",
-            classifier="causal_norm", alpha=1.0)
+TINY = dict(
+    dataset="synthetic_lt",
+    synthetic_classes=4,
+    synthetic_n_max=40,
+    imb_ratio=10,
+    synthetic_image_size=8,
+    batch_size=16,
+    lr=0.05,
+    warmup_epochs=1,
+    milestones=(2,),
+    progress=False,
+    num_workers=0,
+    device="cpu",
+    classifier="causal_norm",
+    alpha=1.0,
+)
 QUIET = dict(log=lambda *_: None)
 
 HOLDER = """
@@ -76,12 +89,29 @@ def test_the_lock_is_reentrant_and_covers_the_processes_it_starts(tmp_path):
         with runfolder.hold(folder):  # the runner inside a held batch step, say
             pass
         child = subprocess.run(
-            [sys.executable, "-c", "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
-             str(folder)], env=runfolder.child_env(folder), capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
+                str(folder),
+            ],
+            env=runfolder.child_env(folder),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert child.stdout.strip() == "ok", child.stderr
         other = subprocess.run(  # the same command without the torchrun-style hand-over is refused
-            [sys.executable, "-c", "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
-             str(folder)], capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from ltkit.runs.folder import hold\nwith hold(sys.argv[1]): print('ok')",
+                str(folder),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert other.returncode != 0 and "RunFolderLocked" in other.stderr
     assert runfolder.holder(folder) is None
 
@@ -260,15 +290,23 @@ def test_the_helper_relaunches_under_its_lock_and_checks_gpus(tmp_path):
         seen["locked"] = runfolder.holder(folder) is not None  # still under the launcher's lock
         return "relaunched"
 
-    out = run_in_folder(folder, gpus=2, here=lambda: "here", cuda=False, log=lambda *_: None,
-                        command=lambda: [sys.executable, "-c", code + "; sys.exit(0 if os.environ.get(HELD_ENV) else 3)"],
-                        relaunched=relaunched)
+    out = run_in_folder(
+        folder,
+        gpus=2,
+        here=lambda: "here",
+        cuda=False,
+        log=lambda *_: None,
+        command=lambda: [sys.executable, "-c", code + "; sys.exit(0 if os.environ.get(HELD_ENV) else 3)"],
+        relaunched=relaunched,
+    )
     assert out == "relaunched" and seen == {"locked": True}
     assert run_in_folder(folder, gpus=1, here=lambda: "here", command=list, relaunched=str) == "here"
     with pytest.raises(ValueError, match="gpus: 64 requested"):
         run_in_folder(folder, gpus=64, here=lambda: "here", command=list, relaunched=str, cuda=True)
     with runfolder.hold(folder):
-        code = ("import sys; from ltkit.runs.launch import run_in_folder; "
-                "run_in_folder(sys.argv[1], gpus=1, here=lambda: 0, command=list, relaunched=str)")
+        code = (
+            "import sys; from ltkit.runs.launch import run_in_folder; "
+            "run_in_folder(sys.argv[1], gpus=1, here=lambda: 0, command=list, relaunched=str)"
+        )
         other = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=120)
     assert other.returncode != 0 and "RunFolderLocked" in other.stderr

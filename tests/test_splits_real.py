@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import requires_shared_splits
 from PIL import Image
 
 import ltkit
-from conftest import requires_shared_splits
 from ltkit.data import listfile, load_list_lt, shot_groups
 from ltkit.data.listfile import EXPECTED_LINES, NUM_CLASSES, SPLIT_FILES, read_list_file
 
@@ -128,9 +128,20 @@ def test_a_short_places_lt_run_on_stand_in_images_at_the_listed_paths(lt_splits,
     monkeypatch.setattr(listfile, "imagenet_train_transform", lambda: train_tf(32))
     monkeypatch.setattr(listfile, "imagenet_test_transform", lambda: test_tf(32, 36))
     monkeypatch.setattr("ltkit.runs.runner.imagenet_test_transform", lambda: test_tf(32, 36))
-    cfg = ltkit.RunConfig.preset("places_lt_tde", data_root=str(root), backbone="resnet32", epochs=1,
-                                 batch_size=128, eval_batch_size=256, alpha="val", num_workers=0, device="cpu",
-                                 amp=False, progress=False, output_dir=str(tmp_path / "run"))
+    cfg = ltkit.RunConfig.preset(
+        "places_lt_tde",
+        data_root=str(root),
+        backbone="resnet32",
+        epochs=1,
+        batch_size=128,
+        eval_batch_size=256,
+        alpha="val",
+        num_workers=0,
+        device="cpu",
+        amp=False,
+        progress=False,
+        output_dir=str(tmp_path / "run"),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the subset lists are shorter than the published ones
         run_dir = ltkit.run(cfg, log=lambda *_: None)

@@ -48,13 +48,13 @@ def ref_logits(x, w, c, K, tau, gamma, alpha=None):
         for i in range(C):
             s = 0.0
             for k in range(K):
-                xk = x[b, k * d:(k + 1) * d]
-                wk = w[i, k * d:(k + 1) * d]
+                xk = x[b, k * d : (k + 1) * d]
+                wk = w[i, k * d : (k + 1) * d]
                 xh = xk / math.sqrt(sum(v * v for v in xk))
                 wh = wk / (math.sqrt(sum(v * v for v in wk)) + gamma)
                 v = xh
                 if alpha is not None:
-                    ck = c[k * d:(k + 1) * d]
+                    ck = c[k * d : (k + 1) * d]
                     ch = ck / math.sqrt(sum(v * v for v in ck))
                     cos = float(np.dot(xh, ch)) / (np.linalg.norm(xh) * np.linalg.norm(ch))
                     v = xh - alpha * cos * ch
@@ -119,9 +119,17 @@ def test_head_cosines_and_suggest_alpha():
     x, _, c = _data(12, B=40, seed=6)
     K = 3
     d = 4
-    cos = np.array([[np.dot(x[b, k * d:(k + 1) * d], c[k * d:(k + 1) * d])
-                     / np.linalg.norm(x[b, k * d:(k + 1) * d]) / np.linalg.norm(c[k * d:(k + 1) * d])
-                     for k in range(K)] for b in range(40)])
+    cos = np.array(
+        [
+            [
+                np.dot(x[b, k * d : (k + 1) * d], c[k * d : (k + 1) * d])
+                / np.linalg.norm(x[b, k * d : (k + 1) * d])
+                / np.linalg.norm(c[k * d : (k + 1) * d])
+                for k in range(K)
+            ]
+            for b in range(40)
+        ]
+    )
     got = head_cosines(torch.tensor(x), torch.tensor(c), num_head=K)
     np.testing.assert_allclose(got.numpy(), cos, rtol=1e-10)
     alpha = suggest_alpha(torch.tensor(x), torch.tensor(c), num_head=K)
@@ -202,13 +210,18 @@ def test_counterfactual_terms_are_the_alpha_term_of_tde():
     from ltkit.tde import alpha_from_cosines, counterfactual_terms
 
     g = torch.Generator().manual_seed(3)
-    x, w, c = torch.randn(7, 12, generator=g).double(), torch.randn(5, 12, generator=g).double(), torch.randn(12, generator=g).double()
+    x, w, c = (
+        torch.randn(7, 12, generator=g).double(),
+        torch.randn(5, 12, generator=g).double(),
+        torch.randn(12, generator=g).double(),
+    )
     cos, proj = counterfactual_terms(x, w, c, num_head=3, gamma=0.1)
     direction = cos @ proj
     z = causal_norm_logits(x, w, num_head=3, tau=16.0, gamma=0.1)
     for alpha in (0.0, 0.7, 2.5):
-        torch.testing.assert_close(z - alpha * 16.0 / 3 * direction,
-                                   tde_logits(x, w, c, alpha=alpha, num_head=3, tau=16.0, gamma=0.1))
+        torch.testing.assert_close(
+            z - alpha * 16.0 / 3 * direction, tde_logits(x, w, c, alpha=alpha, num_head=3, tau=16.0, gamma=0.1)
+        )
     assert alpha_from_cosines(cos.abs()) == pytest.approx(1 / cos.abs().mean().item())
     with pytest.raises(ValueError, match="no positive cosine"):
         alpha_from_cosines(torch.zeros(0, 3))

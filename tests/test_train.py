@@ -72,9 +72,15 @@ def test_training_uses_the_per_step_warmup_lrs(tmp_path, monkeypatch, compile_):
         return original(self, *a, **k)
 
     monkeypatch.setattr(torch.optim.SGD, "step", recording_step)
-    cfg = RunConfig(**{**TINY, "epochs": 3, "warmup_epochs": 2, "milestones": (3,), "steps_per_epoch": 3},
-                    warmup="step", classifier="linear", alpha=None, compile=compile_, amp=False,
-                    output_dir=str(tmp_path / "run"))
+    cfg = RunConfig(
+        **{**TINY, "epochs": 3, "warmup_epochs": 2, "milestones": (3,), "steps_per_epoch": 3},
+        warmup="step",
+        classifier="linear",
+        alpha=None,
+        compile=compile_,
+        amp=False,
+        output_dir=str(tmp_path / "run"),
+    )
     run_dir = ltkit.run(cfg, log=lambda *_: None)
     expected = [lr_at_step(cfg, e, i, 3) for e in (1, 2, 3) for i in range(3)]
     assert expected[:6] == pytest.approx([0.05 * k / 6 for k in range(1, 7)])
@@ -86,9 +92,21 @@ def test_training_uses_the_per_step_warmup_lrs(tmp_path, monkeypatch, compile_):
     np.testing.assert_allclose(hist.lr, [0.05 / 2, 0.05, 0.05 * 0.01])
 
 
-TINY = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10, synthetic_image_size=8,
-            batch_size=16, epochs=2, lr=0.05, warmup_epochs=1, milestones=(2,), progress=False, num_workers=0,
-            device="cpu")
+TINY = dict(
+    dataset="synthetic_lt",
+    synthetic_classes=4,
+    synthetic_n_max=40,
+    imb_ratio=10,
+    synthetic_image_size=8,
+    batch_size=16,
+    epochs=2,
+    lr=0.05,
+    warmup_epochs=1,
+    milestones=(2,),
+    progress=False,
+    num_workers=0,
+    device="cpu",
+)
 
 
 def test_run_writes_a_complete_record(tmp_path):
@@ -115,10 +133,12 @@ def test_run_writes_a_complete_record(tmp_path):
     # NCM class means: the mean un-augmented train feature of each class
     from ltkit.data import load_dataset, normalize_batch
     from ltkit.train import build_model
+
     data = load_dataset(cfg)
     model = build_model(cfg, 4)
     model.load_state_dict(torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"])
     from ltkit.utils import autocast, channels_last
+
     x = normalize_batch(data.train.images, data.train.mean, data.train.std)
     if channels_last(torch.device("cpu")):  # the run's memory layout too: under bf16 another layout (another
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
@@ -164,8 +184,14 @@ def test_test_every_records_test_accuracy_and_leaves_training_alone(tmp_path):
 
     runs = {}
     for every in (0, 1):
-        cfg = RunConfig(**TINY, classifier="causal_norm", alpha=1.0, test_every=every, amp=False,
-                        output_dir=str(tmp_path / f"every{every}"))
+        cfg = RunConfig(
+            **TINY,
+            classifier="causal_norm",
+            alpha=1.0,
+            test_every=every,
+            amp=False,
+            output_dir=str(tmp_path / f"every{every}"),
+        )
         runs[every] = ltkit.run(cfg, log=lambda *_: None)
     hist = pd.read_csv(runs[1] / "history.csv")
     assert hist[["test_plain", "test_tde"]].notna().all().all(), hist
@@ -185,8 +211,14 @@ def test_test_every_run_stopped_in_a_test_pass_resumes_without_a_gap(tmp_path, m
     epoch and its test pass. (They were once added after the checkpoint, and a stop there left a gap.)"""
     import ltkit.runs.runner as runner
 
-    cfg = RunConfig(**{**TINY, "epochs": 3}, classifier="causal_norm", alpha=1.0, test_every=1, amp=False,
-                    output_dir=str(tmp_path / "r"))
+    cfg = RunConfig(
+        **{**TINY, "epochs": 3},
+        classifier="causal_norm",
+        alpha=1.0,
+        test_every=1,
+        amp=False,
+        output_dir=str(tmp_path / "r"),
+    )
     real, calls = runner.accuracy_on_test, []
 
     def stopped_in_epoch_2(*args, **kwargs):
@@ -229,10 +261,14 @@ def test_records_from_before_a_field_existed_count_as_its_default(tmp_path):
     logs = []
     ltkit.run(cfg, log=logs.append)
     assert "complete already" in logs[0]
-    from ltkit.batch.recipe import RunSpec
     from ltkit.batch.execute import run_state
+    from ltkit.batch.recipe import RunSpec
+
     assert run_state(RunSpec(name="r", parameters={}, config=cfg, output_dir=str(run_dir))) == "complete"
-    assert run_state(RunSpec(name="r", parameters={}, config=cfg.replace(pipeline="torchvision"), output_dir=str(run_dir))) == "stale"
+    assert (
+        run_state(RunSpec(name="r", parameters={}, config=cfg.replace(pipeline="torchvision"), output_dir=str(run_dir)))
+        == "stale"
+    )
     # a checkpoint without the field resumes; one with another value is refused
     ck = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     del ck["config"]["pipeline"]
@@ -260,9 +296,13 @@ def test_changing_alpha_reevaluates_without_training(tmp_path, monkeypatch):
     assert rec["metrics"]["tde"]["alpha_source"] == "suggest_alpha"
     out = np.load(tmp_path / "r" / "outputs.npz")
     from ltkit.tde import suggest_alpha
+
     assert rec["metrics"]["tde"]["alpha"] == pytest.approx(
-        suggest_alpha(torch.tensor(out["features"]), torch.tensor(out["mean_feature"])), rel=1e-6)
-    assert rec["metrics"]["tde"]["overall"] == pytest.approx(100 * np.mean(out["logits_tde"].argmax(1) == out["labels"]))
+        suggest_alpha(torch.tensor(out["features"]), torch.tensor(out["mean_feature"])), rel=1e-6
+    )
+    assert rec["metrics"]["tde"]["overall"] == pytest.approx(
+        100 * np.mean(out["logits_tde"].argmax(1) == out["labels"])
+    )
 
 
 def test_alpha_val_chooses_on_the_validation_split_and_records_the_sweep(tmp_path):
@@ -283,7 +323,9 @@ def test_alpha_val_chooses_on_the_validation_split_and_records_the_sweep(tmp_pat
     assert len(labels) == sel["images"] == len(data.val) and not torch.equal(data.val.images, data.test.images)
     for row in sel["sweep"][::10]:
         logits = model.classifier.evaluation_logits(feats, mean_feature=model.moving_average.mean, alpha=row["alpha"])
-        assert row["overall"] == pytest.approx(100 * (logits["tde"].argmax(1) == labels).double().mean().item(), abs=1e-9)
+        assert row["overall"] == pytest.approx(
+            100 * (logits["tde"].argmax(1) == labels).double().mean().item(), abs=1e-9
+        )
     overall = np.array([r["overall"] for r in sel["sweep"]])
     assert overall[[r["alpha"] for r in sel["sweep"]].index(sel["alpha"])] == overall.max()
     sweep_csv = pd.read_csv(tmp_path / "r" / "alpha_sweep_val.csv")
@@ -292,8 +334,14 @@ def test_alpha_val_chooses_on_the_validation_split_and_records_the_sweep(tmp_pat
 
 def test_two_stage_lws_trains_only_scales(tmp_path):
     s1 = ltkit.run(RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "s1")), log=lambda *_: None)
-    cfg = RunConfig(**{**TINY, "epochs": 1}, classifier="lws", sampler="class_balanced", freeze_backbone=True,
-                    init_from=str(s1), output_dir=str(tmp_path / "lws"))
+    cfg = RunConfig(
+        **{**TINY, "epochs": 1},
+        classifier="lws",
+        sampler="class_balanced",
+        freeze_backbone=True,
+        init_from=str(s1),
+        output_dir=str(tmp_path / "lws"),
+    )
     ltkit.run(cfg, log=lambda *_: None)
     a = torch.load(s1 / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "lws" / "checkpoint.pt", weights_only=True)["model"]
@@ -308,8 +356,15 @@ def test_init_from_refuses_a_stage1_of_another_activation(tmp_path):
     """A ReLU backbone's weights would load into a SiLU one (activations hold no weights) and mean
     something else; a checkpoint from before the field existed counts as ReLU."""
     s1 = ltkit.run(RunConfig(**TINY, classifier="linear", output_dir=str(tmp_path / "s1")), log=lambda *_: None)
-    cfg = RunConfig(**{**TINY, "epochs": 1}, classifier="lws", sampler="class_balanced", freeze_backbone=True,
-                    init_from=str(s1), activation="silu", output_dir=str(tmp_path / "lws"))
+    cfg = RunConfig(
+        **{**TINY, "epochs": 1},
+        classifier="lws",
+        sampler="class_balanced",
+        freeze_backbone=True,
+        init_from=str(s1),
+        activation="silu",
+        output_dir=str(tmp_path / "lws"),
+    )
     with pytest.raises(ValueError, match="trained with activation='relu', this run has activation='silu'"):
         ltkit.run(cfg, log=lambda *_: None)
     ck = torch.load(s1 / "checkpoint.pt", weights_only=True)
@@ -319,20 +374,35 @@ def test_init_from_refuses_a_stage1_of_another_activation(tmp_path):
 
 
 def test_init_from_missing_checkpoint(tmp_path):
-    cfg = RunConfig(**TINY, classifier="lws", freeze_backbone=True, init_from=str(tmp_path / "nope"),
-                    output_dir=str(tmp_path / "r"))
+    cfg = RunConfig(
+        **TINY, classifier="lws", freeze_backbone=True, init_from=str(tmp_path / "nope"), output_dir=str(tmp_path / "r")
+    )
     with pytest.raises(FileNotFoundError, match="init_from: no checkpoint at"):
         ltkit.run(cfg, log=lambda *_: None)
 
 
-@pytest.mark.parametrize("loss,classifier", [("ce", "linear"), ("focal", "linear"), ("ldam", "cosine"),
-                                             ("balanced_softmax", "capsule"), ("class_balanced", "tau_norm")])
+@pytest.mark.parametrize(
+    "loss,classifier",
+    [
+        ("ce", "linear"),
+        ("focal", "linear"),
+        ("ldam", "cosine"),
+        ("balanced_softmax", "capsule"),
+        ("class_balanced", "tau_norm"),
+    ],
+)
 def test_smoke_losses_and_classifiers_train(tmp_path, loss, classifier):
     """Smoke test: each loss trains each kind of head through ltkit.run and records its evaluations."""
-    cfg = RunConfig(**{**TINY, "epochs": 1}, loss=loss, classifier=classifier, drw_epoch=1 if loss == "ldam" else 0,
-                    output_dir=str(tmp_path / "r"))
+    cfg = RunConfig(
+        **{**TINY, "epochs": 1},
+        loss=loss,
+        classifier=classifier,
+        drw_epoch=1 if loss == "ldam" else 0,
+        output_dir=str(tmp_path / "r"),
+    )
     rec = json.loads((ltkit.run(cfg, log=lambda *_: None) / "run.json").read_text())
     from ltkit.models import CLASSIFIERS
+
     assert tuple(rec["metrics"]) == CLASSIFIERS.get(classifier).evaluations  # plain, plus tde / tau_norm
     assert all(math.isfinite(m["overall"]) for m in rec["metrics"].values())
     hist = pd.read_csv(tmp_path / "r" / "history.csv")
@@ -363,9 +433,24 @@ def test_compiled_step_trains_like_the_eager_one(tmp_path):
     from ltkit.train import CHECKPOINT, build_model, train
     from ltkit.utils import seed_everything
 
-    base = dict(dataset="synthetic_lt", synthetic_classes=4, synthetic_n_max=40, imb_ratio=10,
-                synthetic_image_size=8, classifier="causal_norm", epochs=1, steps_per_epoch=1, batch_size=16,
-                lr=0.01, warmup_epochs=0, milestones=[5], device="cpu", amp=False, num_workers=0, progress=False)
+    base = dict(
+        dataset="synthetic_lt",
+        synthetic_classes=4,
+        synthetic_n_max=40,
+        imb_ratio=10,
+        synthetic_image_size=8,
+        classifier="causal_norm",
+        epochs=1,
+        steps_per_epoch=1,
+        batch_size=16,
+        lr=0.01,
+        warmup_epochs=0,
+        milestones=[5],
+        device="cpu",
+        amp=False,
+        num_workers=0,
+        progress=False,
+    )
     states = []
     for compile_ in (False, True):
         cfg = RunConfig.from_dict({**base, "compile": compile_})
@@ -442,8 +527,9 @@ def test_run_json_and_history_say_the_precision_used(tmp_path, cpu_bf16, has_bf1
     want = "bf16" if has_bf16 else "fp32"
     assert rec["precision"] == want and list(hist.precision) == [want] * TINY["epochs"]
     assert ("precision_note" in rec) == (not has_bf16)
-    off = ltkit.run(RunConfig(**dict(TINY, amp=False), alpha=1.0, output_dir=str(tmp_path / "off")),
-                    log=lambda *_: None)
+    off = ltkit.run(
+        RunConfig(**dict(TINY, amp=False), alpha=1.0, output_dir=str(tmp_path / "off")), log=lambda *_: None
+    )
     assert json.loads((off / "run.json").read_text())["precision"] == "fp32"
     assert "precision_note" not in json.loads((off / "run.json").read_text())
 
@@ -467,8 +553,17 @@ def test_history_and_progress_are_written_after_every_epoch(tmp_path, monkeypatc
             on_epoch(history)
             hist = pd.read_csv(tmp_path / "r" / "history.csv")
             rec = json.loads((tmp_path / "r" / "run.json").read_text())
-            seen.append((len(hist), rec["status"], rec["progress"]["epoch"], rec["progress"]["epochs"],
-                         rec["progress"]["loss"] == round(history[-1]["loss"], 5), rec["progress"]["eta_s"]))
+            seen.append(
+                (
+                    len(hist),
+                    rec["status"],
+                    rec["progress"]["epoch"],
+                    rec["progress"]["epochs"],
+                    rec["progress"]["loss"] == round(history[-1]["loss"], 5),
+                    rec["progress"]["eta_s"],
+                )
+            )
+
         return real_train(*args, on_epoch=check, **kw)
 
     monkeypatch.setattr(R, "train", watching_train)

@@ -33,6 +33,7 @@ import pandas as pd
 import ltkit
 from ltkit.runs.provenance import Report
 from ltkit.utils import resolve_device
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "speed"))
 from cifar_pipeline import cifar_root  # noqa: E402  (the throughput benchmark's shared-CIFAR fallback)
 
@@ -55,8 +56,11 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline")
     p.add_argument("--device", default="auto")
     p.add_argument("--runs-dir", default=str(Path(tempfile.gettempdir()) / "ltkit-pipeline-accuracy"))
-    p.add_argument("--output", default=None,
-                   help="the record to write (default results/benchmarks/cifar_pipeline_accuracy_<cpu|cuda>.txt; '-': print only)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help="the record to write (default results/benchmarks/cifar_pipeline_accuracy_<cpu|cuda>.txt; '-': print only)",
+    )
     args = p.parse_args()
     out = Report()  # the provenance (commit, date, machine) of the code as it starts
 
@@ -66,15 +70,25 @@ def main() -> None:
     for pipeline in ("batched", "torchvision"):
         for seed in args.seeds:
             cfg = ltkit.RunConfig.preset(
-                args.preset, **short_schedule(args.epochs), seed=seed, pipeline=pipeline, data_root=str(root),
-                num_workers=args.workers, device=str(device), progress=False,
+                args.preset,
+                **short_schedule(args.epochs),
+                seed=seed,
+                pipeline=pipeline,
+                data_root=str(root),
+                num_workers=args.workers,
+                device=str(device),
+                progress=False,
                 output_dir=str(Path(args.runs_dir) / f"{args.preset}-e{args.epochs}-{pipeline}-s{seed}"),
             )
             run_dir = ltkit.run(cfg, log=lambda m: print(m, flush=True))
             rec = json.loads((run_dir / "run.json").read_text())
             hist = pd.read_csv(run_dir / "history.csv")
-            row = {"pipeline": pipeline, "seed": seed, "images_per_s": float(hist.images_per_s.median()),
-                   "trained_at": rec.get("environment", {}).get("git_commit")}
+            row = {
+                "pipeline": pipeline,
+                "seed": seed,
+                "images_per_s": float(hist.images_per_s.median()),
+                "trained_at": rec.get("environment", {}).get("git_commit"),
+            }
             for ev, metrics in rec["metrics"].items():
                 for g in GROUPS:
                     row[f"{ev}_{g}"] = metrics[g]
@@ -83,11 +97,15 @@ def main() -> None:
 
     df = pd.DataFrame(rows)
     cfg = ltkit.RunConfig.preset(args.preset, **short_schedule(args.epochs))
-    out(f"# {args.preset}: {cfg.dataset} r{cfg.imb_ratio:g}, {cfg.backbone} + {cfg.classifier}, batch {cfg.batch_size}, "
-        f"{args.epochs} epochs (milestones {list(cfg.milestones)}, warm-up {cfg.warmup_epochs}), alpha {cfg.alpha}")
+    out(
+        f"# {args.preset}: {cfg.dataset} r{cfg.imb_ratio:g}, {cfg.backbone} + {cfg.classifier}, batch {cfg.batch_size}, "
+        f"{args.epochs} epochs (milestones {list(cfg.milestones)}, warm-up {cfg.warmup_epochs}), alpha {cfg.alpha}"
+    )
     out(f"# device {device}, seeds {args.seeds}, {args.workers} DataLoader workers for the torchvision pipeline")
-    out(f"# runs trained at commit(s): {', '.join(sorted(set(map(str, df.trained_at))))} (their run.json); "
-        f"a run already complete in --runs-dir is reused, not retrained")
+    out(
+        f"# runs trained at commit(s): {', '.join(sorted(set(map(str, df.trained_at))))} (their run.json); "
+        f"a run already complete in --runs-dir is reused, not retrained"
+    )
     out("# accuracy (%) on the balanced test set: mean ± sample std over seeds")
     # a shot group with no class (CIFAR-10-LT has no few-shot class) has no column
     cols = [c for c in (f"{ev}_{g}" for ev in ("plain", "tde") for g in GROUPS) if df[c].notna().any()]

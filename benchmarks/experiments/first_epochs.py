@@ -30,7 +30,7 @@ import ltkit
 from ltkit.data import load_cifar_lt
 from ltkit.losses import create_loss
 from ltkit.runs.provenance import Report
-from ltkit.train import TrainForward, make_step, build_model, lr_at_step, steps_per_epoch, train_batches
+from ltkit.train import TrainForward, build_model, lr_at_step, make_step, steps_per_epoch, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "speed"))
@@ -40,7 +40,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 
 
 def parse_case(text: str) -> ltkit.RunConfig:
-    """"preset key=value ..." -> the preset's RunConfig with those fields set (values parsed as the
+    """ "preset key=value ..." -> the preset's RunConfig with those fields set (values parsed as the
     CLI parses them: numbers, booleans, tuples)."""
     preset, *pairs = text.split()
     overrides = {}
@@ -79,15 +79,21 @@ def first_epochs(cfg: ltkit.RunConfig, data, device: torch.device, epochs: int) 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--case", nargs="+", default=["cifar10_lt_baseline", "cifar10_lt_baseline warmup=epoch",
-                                                   "cifar10_lt_tde"],
-                   help='presets, each optionally with overrides: "cifar10_lt_baseline warmup=epoch"')
+    p.add_argument(
+        "--case",
+        nargs="+",
+        default=["cifar10_lt_baseline", "cifar10_lt_baseline warmup=epoch", "cifar10_lt_tde"],
+        help='presets, each optionally with overrides: "cifar10_lt_baseline warmup=epoch"',
+    )
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--show", type=int, default=16, help="print the losses of this many first steps of each epoch")
     p.add_argument("--data-root", default="")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--output", default=None,
-                   help="the record to write (default results/benchmarks/first_epochs_<preset>.txt; '-': print only)")
+    p.add_argument(
+        "--output",
+        default=None,
+        help="the record to write (default results/benchmarks/first_epochs_<preset>.txt; '-': print only)",
+    )
     args = p.parse_args()
     out = Report()  # the provenance (commit, date, machine) of the code as it starts
 
@@ -106,13 +112,17 @@ def main() -> None:
         data = datasets[key]
         ln_c = math.log(classes)
         print(f"{text}: {args.epochs} epochs", flush=True)
-        out(f"\n## {text}: {cfg.dataset} r{cfg.imb_ratio:g}, classifier {cfg.classifier}, lr {cfg.lr}, "
-            f"warm-up {cfg.warmup_epochs} epochs per {cfg.warmup}, {precision(cfg.amp, device)[0]}; ln C = {ln_c:.3f}")
+        out(
+            f"\n## {text}: {cfg.dataset} r{cfg.imb_ratio:g}, classifier {cfg.classifier}, lr {cfg.lr}, "
+            f"warm-up {cfg.warmup_epochs} epochs per {cfg.warmup}, {precision(cfg.amp, device)[0]}; ln C = {ln_c:.3f}"
+        )
         for epoch, lrs, losses in first_epochs(cfg, data, device, args.epochs):
-            out(f"epoch {epoch}: lr {lrs.min():.4f}-{lrs.max():.4f}, loss mean {losses.mean():.3f}, first "
+            out(
+                f"epoch {epoch}: lr {lrs.min():.4f}-{lrs.max():.4f}, loss mean {losses.mean():.3f}, first "
                 f"{losses[0]:.3f}, max {losses.max():.3f} (step {losses.argmax() + 1}), last {losses[-1]:.3f}; "
-                f"steps above ln C: {(losses > ln_c).sum()}/{len(losses)}")
-            out("  first steps: " + " ".join(f"{v:.2f}" for v in losses[:args.show]))
+                f"steps above ln C: {(losses > ln_c).sum()}/{len(losses)}"
+            )
+            out("  first steps: " + " ".join(f"{v:.2f}" for v in losses[: args.show]))
     default = RESULTS / f"first_epochs_{args.case[0].split()[0]}.txt"
     out.write(args.output if args.output is not None else default)
 

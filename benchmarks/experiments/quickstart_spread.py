@@ -32,11 +32,17 @@ def spread(activation: str, scale: float) -> dict:
     """name -> summary table of the three quickstart runs with ``activation``."""
     tables = {}
     with tempfile.TemporaryDirectory() as tmp:
+
         def once(name):
             label = f"{name} ({torch.get_num_threads()} threads)"
             print(f"quickstart, {activation}: {label}", flush=True)
-            tables[label] = quickstart(output_dir=str(Path(tmp) / name), device="cpu", progress=False,
-                                       activation=activation, log=lambda *_: None)
+            tables[label] = quickstart(
+                output_dir=str(Path(tmp) / name),
+                device="cpu",
+                progress=False,
+                activation=activation,
+                log=lambda *_: None,
+            )
 
         once("as is")
         with other_thread_count():
@@ -49,10 +55,18 @@ def spread(activation: str, scale: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1e-6, help="std of the initial-weight perturbation")
-    ap.add_argument("--activations", nargs="+", default=["silu", "relu"], choices=["silu", "relu", "softplus"],
-                    help="backbone activations to measure (default: the quickstart's silu, then relu)")
-    ap.add_argument("--output", default=str(RESULTS / "quickstart_spread_cpu.txt"),
-                    help="the record to write (default results/benchmarks/quickstart_spread_cpu.txt; '-': print only)")
+    ap.add_argument(
+        "--activations",
+        nargs="+",
+        default=["silu", "relu"],
+        choices=["silu", "relu", "softplus"],
+        help="backbone activations to measure (default: the quickstart's silu, then relu)",
+    )
+    ap.add_argument(
+        "--output",
+        default=str(RESULTS / "quickstart_spread_cpu.txt"),
+        help="the record to write (default results/benchmarks/quickstart_spread_cpu.txt; '-': print only)",
+    )
     args = ap.parse_args()
 
     out = Report()

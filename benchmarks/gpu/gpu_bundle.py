@@ -55,8 +55,10 @@ def make(out: Path, imb_ratio: float, seed: int, shared: Path) -> None:
         test = [n for n in zin.namelist() if n.startswith("test/") and n.endswith(".jpg")]
         for name in members + test:
             zout.writestr(name, zin.read(name))
-    print(f"wrote {out}: {len(members)} train (ratio {imb_ratio:g}, seed {seed}, counts {counts}) + "
-          f"{len(test)} test JPEGs, {out.stat().st_size / 2**20:.1f} MiB")
+    print(
+        f"wrote {out}: {len(members)} train (ratio {imb_ratio:g}, seed {seed}, counts {counts}) + "
+        f"{len(test)} test JPEGs, {out.stat().st_size / 2**20:.1f} MiB"
+    )
 
 
 def decode(bundle: Path, out: Path) -> None:
@@ -67,12 +69,18 @@ def decode(bundle: Path, out: Path) -> None:
     with zipfile.ZipFile(bundle) as z:
         for split, files in (("train", [f"data_batch_{b}" for b in range(1, 6)]), ("test", ["test_batch"])):
             names = sorted(n for n in z.namelist() if n.startswith(split + "/") and n.endswith(".jpg"))
-            data = np.stack([np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB"), dtype=np.uint8)
-                             .transpose(2, 0, 1).reshape(-1) for n in names])
+            data = np.stack(
+                [
+                    np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB"), dtype=np.uint8)
+                    .transpose(2, 0, 1)
+                    .reshape(-1)
+                    for n in names
+                ]
+            )
             labels = [CLASSES.index(n.split("/")[1]) for n in names]
             for k, fname in enumerate(files):  # spread over the batch files the loader expects
                 with open(folder / fname, "wb") as f:
-                    pickle.dump({"data": data[k::len(files)], "labels": labels[k::len(files)]}, f, protocol=4)
+                    pickle.dump({"data": data[k :: len(files)], "labels": labels[k :: len(files)]}, f, protocol=4)
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({"label_names": CLASSES}, f, protocol=4)
     print(f"wrote {folder}")

@@ -53,7 +53,7 @@ from ltkit.data import load_cifar_lt
 from ltkit.data.transforms import TorchvisionImages
 from ltkit.losses import create_loss
 from ltkit.runs.provenance import Report
-from ltkit.train import TrainForward, make_step, build_model, train_batches
+from ltkit.train import TrainForward, build_model, make_step, train_batches
 from ltkit.utils import channels_last, precision, resolve_device
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -76,8 +76,11 @@ def conv_floor_step(cfg, device: torch.device, batch_size: int, dtype: torch.dty
     random inputs of the shapes one training forward gives them (see the module docstring)."""
     model = build_model(cfg, 10).to(device)
     convs = []
-    hooks = [m.register_forward_hook(lambda m, inp, out: convs.append((m, inp[0].shape[1:])))
-             for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(lambda m, inp, out: convs.append((m, inp[0].shape[1:])))
+        for m in model.backbone.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
     with torch.no_grad():
         model.backbone(torch.zeros(2, 3, 32, 32, device=device))
     for h in hooks:
@@ -110,14 +113,26 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="alternating measurements of each pipeline")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--device", default="auto")
-    p.add_argument("--compile", action="store_true",
-                   help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes")
-    p.add_argument("--floor", action="store_true",
-                   help="add a row for the 33 convolutions alone (forward + backward, amp precision): the bound on any step")
-    p.add_argument("--profile", action="store_true",
-                   help="afterwards, profile --steps eager ltkit steps (fp32 and amp) and print the share of convolution time and the largest ops")
-    p.add_argument("--output", default=None,
-                   help="the record to write (default results/benchmarks/cifar_pipeline_<cpu|cuda>.txt; '-': print only)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="add a row for ltkit's step under torch.compile (RunConfig compile=True); compiling takes minutes",
+    )
+    p.add_argument(
+        "--floor",
+        action="store_true",
+        help="add a row for the 33 convolutions alone (forward + backward, amp precision): the bound on any step",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, profile --steps eager ltkit steps (fp32 and amp) and print the share of convolution time and the largest ops",
+    )
+    p.add_argument(
+        "--output",
+        default=None,
+        help="the record to write (default results/benchmarks/cifar_pipeline_<cpu|cuda>.txt; '-': print only)",
+    )
     args = p.parse_args()
     out = Report()  # the provenance (commit, date, machine) of the code as it starts
 
@@ -153,9 +168,15 @@ def main() -> None:
         std_opt.step()
 
     # standard pipeline: what RunConfig(pipeline="torchvision") trains with, in a shuffling DataLoader
-    loader = torch.utils.data.DataLoader(TorchvisionImages(data.train), batch_size=args.batch_size,
-                                         shuffle=True, drop_last=True, num_workers=args.workers,
-                                         persistent_workers=args.workers > 0, pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        TorchvisionImages(data.train),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,
+        pin_memory=device.type == "cuda",
+    )
     std_iter = iter(loader)
 
     def standard_batches():
@@ -178,16 +199,20 @@ def main() -> None:
 
     STANDARD, FP32 = "standard (DataLoader + PIL), fp32", "ltkit (in-memory, batched), fp32"
     AMP = f"ltkit, amp: {amp_precision}"
-    sources = {STANDARD: (standard_batches(), standard_step),
-               FP32: (ltkit_batches(), ltkit_step(False)),
-               AMP: (ltkit_batches(), ltkit_step(True))}
+    sources = {
+        STANDARD: (standard_batches(), standard_step),
+        FP32: (ltkit_batches(), ltkit_step(False)),
+        AMP: (ltkit_batches(), ltkit_step(True)),
+    }
     if args.compile:  # the amp step, compiled (a separate model so the eager rows are untouched)
         compiled = torch.compile(ltkit_step(True))
         sources[AMP + " + torch.compile"] = (ltkit_batches(), compiled)
 
     if args.floor:
-        sources[f"floor: the convolutions alone, {amp_precision}"] = (ltkit_batches(), conv_floor_step(
-            cfg, device, args.batch_size, torch.bfloat16 if amp_precision == "bf16" else torch.float32))
+        sources[f"floor: the convolutions alone, {amp_precision}"] = (
+            ltkit_batches(),
+            conv_floor_step(cfg, device, args.batch_size, torch.bfloat16 if amp_precision == "bf16" else torch.float32),
+        )
 
     def measure(source, n):
         it, step = source
@@ -214,10 +239,14 @@ def main() -> None:
     # 200 epochs of drop-last steps over the r100 training split, at the median rate
     images_200 = 200 * (len(data.train) // args.batch_size) * args.batch_size
     out(f"# CIFAR-10-LT r100 training throughput, ResNet-32 + causal-norm, batch {args.batch_size}")
-    out(f"# device {device}, {torch.get_num_threads()} threads, {args.workers} DataLoader workers, "
-        f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up")
-    out(f"# amp on this device: {amp_precision}" + (f" ({why})" if why else
-                                                   " autocast over the backbone; classifier and loss in fp32"))
+    out(
+        f"# device {device}, {torch.get_num_threads()} threads, {args.workers} DataLoader workers, "
+        f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up"
+    )
+    out(
+        f"# amp on this device: {amp_precision}"
+        + (f" ({why})" if why else " autocast over the backbone; classifier and loss in fp32")
+    )
     w = max(len(k) for k in rates) + 2
     out(f"{'pipeline':<{w}}{'images/s (median)':>18}{'min':>8}{'max':>8}{'200 epochs':>12}{'warm-up s':>11}")
     for k, v in rates.items():
@@ -226,13 +255,17 @@ def main() -> None:
     base, fp32 = np.median(rates[STANDARD]), np.median(rates[FP32])
     for k, v in rates.items():
         if k != STANDARD and not k.startswith("floor"):
-            out(f"ratio {k} / standard: {np.median(v) / base:.2f}x" +
-                (f"; / ltkit fp32: {np.median(v) / fp32:.2f}x" if k != FP32 else ""))
+            out(
+                f"ratio {k} / standard: {np.median(v) / base:.2f}x"
+                + (f"; / ltkit fp32: {np.median(v) / fp32:.2f}x" if k != FP32 else "")
+            )
     floor = [k for k in rates if k.startswith("floor")]
     if floor:
         target = images_200 / (30 * 60)
-        out(f"30 minutes for 200 epochs needs {target:.0f} images/s; the convolutions alone reach "
-            f"{np.median(rates[floor[0]]):.0f} ({np.median(rates[floor[0]]) / target:.2f}x that)")
+        out(
+            f"30 minutes for 200 epochs needs {target:.0f} images/s; the convolutions alone reach "
+            f"{np.median(rates[floor[0]]):.0f} ({np.median(rates[floor[0]]) / target:.2f}x that)"
+        )
     if args.profile:  # where the eager ltkit steps spend their time: what any input pipeline could still gain
         from torch.profiler import profile
 
@@ -242,8 +275,10 @@ def main() -> None:
             ops = prof.key_averages()
             total = sum(e.self_cpu_time_total for e in ops)
             conv = sum(e.self_cpu_time_total for e in ops if "convolution" in e.key)
-            out(f"profile {k}: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the "
-                f"eager step's self CPU time ({args.steps} steps, torch.profiler); the largest ops:")
+            out(
+                f"profile {k}: convolution ops (forward and backward) take {100 * conv / total:.0f}% of the "
+                f"eager step's self CPU time ({args.steps} steps, torch.profiler); the largest ops:"
+            )
             for e in sorted(ops, key=lambda e: -e.self_cpu_time_total)[:8]:
                 out(f"  {e.key:<48}{100 * e.self_cpu_time_total / total:>6.1f} %{e.count // args.steps:>6} calls/step")
     out.write(args.output if args.output is not None else RESULTS / f"cifar_pipeline_{device.type}.txt")

@@ -24,8 +24,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ltkit.data.listfile import (EncodedImages, ListFileDataset, collate_encoded, decode_and_transform,
-                                 imagenet_train_transform)
+from ltkit.data.listfile import (
+    EncodedImages,
+    ListFileDataset,
+    collate_encoded,
+    decode_and_transform,
+    imagenet_train_transform,
+)
 from ltkit.runs.provenance import Report
 from ltkit.utils import resolve_device
 
@@ -51,8 +56,11 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--output", default=None,
-                    help="the record to write (default results/benchmarks/imagenet_pipeline_<cpu|cuda>.txt; '-': print only)")
+    ap.add_argument(
+        "--output",
+        default=None,
+        help="the record to write (default results/benchmarks/imagenet_pipeline_<cpu|cuda>.txt; '-': print only)",
+    )
     args = ap.parse_args(argv)
     out = Report()  # the provenance (commit, date, machine) of the code as it starts
     device = resolve_device(args.device)
@@ -61,23 +69,29 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         list_file = make_jpegs(Path(tmp), args.images)
         ds = ListFileDataset(list_file, tmp, transform, num_classes=1000)
-        batches = [list(range(i, i + args.batch_size)) for i in range(0, len(ds) - args.batch_size + 1, args.batch_size)]
+        batches = [
+            list(range(i, i + args.batch_size)) for i in range(0, len(ds) - args.batch_size + 1, args.batch_size)
+        ]
         n_images = len(batches) * args.batch_size
 
         def workers():
-            loader = torch.utils.data.DataLoader(ds, batch_sampler=batches, num_workers=args.workers,
-                                                 pin_memory=device.type == "cuda")
+            loader = torch.utils.data.DataLoader(
+                ds, batch_sampler=batches, num_workers=args.workers, pin_memory=device.type == "cuda"
+            )
             for x, y in loader:
                 x.to(device, non_blocking=True)
 
         def on_device():
-            loader = torch.utils.data.DataLoader(EncodedImages(ds), batch_sampler=batches, num_workers=args.workers,
-                                                 collate_fn=collate_encoded)
+            loader = torch.utils.data.DataLoader(
+                EncodedImages(ds), batch_sampler=batches, num_workers=args.workers, collate_fn=collate_encoded
+            )
             for encoded, y in loader:
                 decode_and_transform(encoded, device, transform)
 
-        pipelines = {"workers (PIL decode + transforms per image)": workers,
-                     f"device (batched decode_jpeg on {device.type} + transforms)": on_device}
+        pipelines = {
+            "workers (PIL decode + transforms per image)": workers,
+            f"device (batched decode_jpeg on {device.type} + transforms)": on_device,
+        }
 
         def measure(fn):
             if device.type == "cuda":
@@ -95,8 +109,10 @@ def main(argv=None) -> int:
             for k, fn in pipelines.items():
                 rates[k].append(measure(fn))
 
-    out(f"# ImageNet-LT input pipeline, {n_images} generated 500x375 JPEGs, batch {args.batch_size}, "
-        f"{args.workers} DataLoader workers, {args.rounds} rounds after a warm-up, device {device}")
+    out(
+        f"# ImageNet-LT input pipeline, {n_images} generated 500x375 JPEGs, batch {args.batch_size}, "
+        f"{args.workers} DataLoader workers, {args.rounds} rounds after a warm-up, device {device}"
+    )
     out(f"{'pipeline':<58}{'images/s (median)':>18}{'min':>9}{'max':>9}")
     for k, v in rates.items():
         out(f"{k:<58}{statistics.median(v):>18.1f}{min(v):>9.1f}{max(v):>9.1f}")

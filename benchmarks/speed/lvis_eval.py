@@ -33,8 +33,11 @@ def main(argv=None) -> int:
     ap.add_argument("--per-object", type=int, default=3, help="jittered detections per ground-truth object")
     ap.add_argument("--false-positives", type=int, default=20, help="random boxes per image")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--output", default=str(RESULTS / "lvis_eval_cpu.txt"),
-                    help="the record to write (default results/benchmarks/lvis_eval_cpu.txt; '-': print only)")
+    ap.add_argument(
+        "--output",
+        default=str(RESULTS / "lvis_eval_cpu.txt"),
+        help="the record to write (default results/benchmarks/lvis_eval_cpu.txt; '-': print only)",
+    )
     args = ap.parse_args(argv)
 
     import faster_coco_eval
@@ -50,10 +53,14 @@ def main(argv=None) -> int:
         data = make_synthetic_lvis(tmp, num_classes=args.classes, train_images=1, val_images=args.images)
         dets = noisy_detections(data["val"], args.per_object, args.false_positives)
         gt = json.loads(data["val"].read_text())
-        out(f"# LVIS evaluation: official LVIS API (lvis {getattr(lvis, '__version__', '0.5.3')}) vs "
-            f"faster-coco-eval {faster_coco_eval.__version__} (lvis_style), numpy {np.__version__}")
-        out(f"# {len(gt['images'])} images, {len(gt['categories'])} categories, {len(gt['annotations'])} objects, "
-            f"{len(dets)} detections; median of {args.repeats} runs after a warm-up, alternating")
+        out(
+            f"# LVIS evaluation: official LVIS API (lvis {getattr(lvis, '__version__', '0.5.3')}) vs "
+            f"faster-coco-eval {faster_coco_eval.__version__} (lvis_style), numpy {np.__version__}"
+        )
+        out(
+            f"# {len(gt['images'])} images, {len(gt['categories'])} categories, {len(gt['annotations'])} objects, "
+            f"{len(dets)} detections; median of {args.repeats} runs after a warm-up, alternating"
+        )
         out()
         out("| iou type | LVIS API (s) | faster-coco-eval (s) | speed-up | max metric difference |")
         out("|---|---|---|---|---|")
@@ -66,8 +73,11 @@ def main(argv=None) -> int:
                     results[backend] = evaluate_lvis(data["val"], dets, iou, backend=backend)
                     if rep:  # the first round is the warm-up
                         times[backend].append(time.perf_counter() - t0)
-            diff = max(abs(results["lvis"][k] - results["faster"][k]) for k in METRICS
-                       if not (math.isnan(results["lvis"][k]) or math.isnan(results["faster"][k])))
+            diff = max(
+                abs(results["lvis"][k] - results["faster"][k])
+                for k in METRICS
+                if not (math.isnan(results["lvis"][k]) or math.isnan(results["faster"][k]))
+            )
             a, b = statistics.median(times["lvis"]), statistics.median(times["faster"])
             out(f"| {iou} | {a:.2f} | {b:.2f} | {a / b:.1f}x | {diff:.1e} |")
     out.write(args.output)

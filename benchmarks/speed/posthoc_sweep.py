@@ -64,8 +64,11 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--c", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--output", default=str(RESULTS / "posthoc_sweep_cpu.txt"),
-                    help="the record to write (default results/benchmarks/posthoc_sweep_cpu.txt; '-': print only)")
+    ap.add_argument(
+        "--output",
+        default=str(RESULTS / "posthoc_sweep_cpu.txt"),
+        help="the record to write (default results/benchmarks/posthoc_sweep_cpu.txt; '-': print only)",
+    )
     args = ap.parse_args()
     rep = Report()  # the provenance (commit, date, machine) of the code as it starts
 

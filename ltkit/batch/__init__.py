@@ -17,4 +17,13 @@ from .recipe import Recipe, RunSpec, expand, load_recipe
 from .run import run_batch, run_reports
 from .summary import format_summary
 
-__all__ = ["BatchInterrupted", "Recipe", "RunSpec", "expand", "format_summary", "load_recipe", "run_batch", "run_reports"]
+__all__ = [
+    "BatchInterrupted",
+    "Recipe",
+    "RunSpec",
+    "expand",
+    "format_summary",
+    "load_recipe",
+    "run_batch",
+    "run_reports",
+]

@@ -23,8 +23,12 @@ def run_state(spec: RunSpec) -> str:
     from ..runs.record import is_complete, read_run
 
     if not is_complete(spec.output_dir):
-        if spec.kept_dir and is_complete(spec.kept_dir) and spec.config is not None \
-                and spec.config.matches(read_run(spec.kept_dir).get("params") or {}):
+        if (
+            spec.kept_dir
+            and is_complete(spec.kept_dir)
+            and spec.config is not None
+            and spec.config.matches(read_run(spec.kept_dir).get("params") or {})
+        ):
             return "complete"  # its record is committed already (the recipe's kept folder)
         return "pending"
     saved = read_run(spec.output_dir).get("params")
@@ -89,8 +93,15 @@ def execute_notebook(notebook: Path, out: Path, parameters: Dict[str, Any], kern
     out.parent.mkdir(parents=True, exist_ok=True)
     # every call uses the same cwd (the process's own): papermill's chdir is process-wide, so
     # differing cwds would race between the threads of --jobs
-    papermill.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=kernel,
-                               progress_bar=False, cwd=str(root), kernel_manager_class=_kernel_manager_class())
+    papermill.execute_notebook(
+        str(notebook),
+        str(out),
+        parameters=parameters,
+        kernel_name=kernel,
+        progress_bar=False,
+        cwd=str(root),
+        kernel_manager_class=_kernel_manager_class(),
+    )
 
 
 def run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str, Any]:
@@ -119,9 +130,15 @@ def run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str,
 
 
 def result_row(spec: RunSpec, status: str, seconds: float, error: str, executed: Optional[Path]) -> Dict[str, Any]:
-    return {"name": spec.name, "status": status, "seconds": round(seconds, 1), "error": error,
-            "output_dir": spec.output_dir, "notebook": str(executed) if executed else "",
-            "device": spec.parameters.get("device", "")}
+    return {
+        "name": spec.name,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "error": error,
+        "output_dir": spec.output_dir,
+        "notebook": str(executed) if executed else "",
+        "device": spec.parameters.get("device", ""),
+    }
 
 
 def check_kernel(kernel: str) -> None:

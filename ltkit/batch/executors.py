@@ -49,19 +49,27 @@ def make_executor(kind: str, folder: Path) -> submitit.Executor:
     if kind not in ("submitit-local", "slurm"):
         raise ValueError(f"executor: {kind!r} is not a submitit executor; choose from {', '.join(EXECUTORS)}")
     try:
-        return submitit.AutoExecutor(folder=str(Path(folder) / "%j"),
-                                     cluster="local" if kind == "submitit-local" else "slurm")
+        return submitit.AutoExecutor(
+            folder=str(Path(folder) / "%j"), cluster="local" if kind == "submitit-local" else "slurm"
+        )
     except RuntimeError as e:  # no srun / sbatch here
-        raise ValueError(f"--executor {kind}: {e} (Slurm's sbatch and srun must be on PATH; "
-                         "--executor submitit-local runs the same jobs on this machine)") from None
+        raise ValueError(
+            f"--executor {kind}: {e} (Slurm's sbatch and srun must be on PATH; "
+            "--executor submitit-local runs the same jobs on this machine)"
+        ) from None
 
 
 def job_parameters(kind: str, res: Resources, name: str, gpus: int) -> Dict[str, Any]:
     """The submitit parameters of one run's job."""
     if res.gpus is not None:
         gpus = res.gpus
-    params: Dict[str, Any] = dict(name=name, nodes=1, tasks_per_node=1, gpus_per_node=gpus,
-                                  timeout_min=res.time_min or (LOCAL_TIME_MIN if kind == "submitit-local" else 60))
+    params: Dict[str, Any] = dict(
+        name=name,
+        nodes=1,
+        tasks_per_node=1,
+        gpus_per_node=gpus,
+        timeout_min=res.time_min or (LOCAL_TIME_MIN if kind == "submitit-local" else 60),
+    )
     if kind == "slurm":
         if res.cpus:
             params["cpus_per_task"] = res.cpus
@@ -90,8 +98,9 @@ class NotebookJob(submitit.helpers.Checkpointable):
         return run_one(self.spec, self.notebook, self.kernel, self.root)
 
 
-def submit(executor: submitit.Executor, kind: str, res: Resources, spec: Any, notebook: Path, kernel: str,
-           root: Path) -> submitit.Job:
+def submit(
+    executor: submitit.Executor, kind: str, res: Resources, spec: Any, notebook: Path, kernel: str, root: Path
+) -> submitit.Job:
     """Submit one run: ``run_one(spec, notebook, kernel, root)`` (``ltkit.batch.execute.run_one``) in a job."""
     executor.update_parameters(**job_parameters(kind, res, spec.name, run_gpus(spec.config)))
     return executor.submit(NotebookJob(spec, notebook, kernel, root))
@@ -104,9 +113,19 @@ def _log_path(job: submitit.Job) -> str:
         return ""
 
 
-def run_jobs(kind: str, specs: List[Any], notebook: Path, kernel: str, root: Path, folder: Path, res: Resources,
-             limit: Optional[int], on_row: Callable[[Dict[str, Any]], None], *,
-             poll_s: float = 2.0) -> None:
+def run_jobs(
+    kind: str,
+    specs: List[Any],
+    notebook: Path,
+    kernel: str,
+    root: Path,
+    folder: Path,
+    res: Resources,
+    limit: Optional[int],
+    on_row: Callable[[Dict[str, Any]], None],
+    *,
+    poll_s: float = 2.0,
+) -> None:
     """Submit ``specs`` as jobs (at most ``limit`` in flight; None: all at once), wait, and call
     ``on_row`` with each run's row as its job ends. On KeyboardInterrupt the jobs in flight are
     cancelled and reported ``interrupted``, the ones not submitted ``not started``; then it re-raises."""
@@ -130,7 +149,9 @@ def run_jobs(kind: str, specs: List[Any], notebook: Path, kernel: str, root: Pat
     except KeyboardInterrupt:
         for job, (spec, t0) in inflight.items():
             job.cancel(check=False)
-            on_row(dict(result_row(spec, "interrupted", time.perf_counter() - t0, "interrupted", None), log=_log_path(job)))
+            on_row(
+                dict(result_row(spec, "interrupted", time.perf_counter() - t0, "interrupted", None), log=_log_path(job))
+            )
         for spec in queue:
             on_row(result_row(spec, "not started", 0.0, "", None))
         raise
@@ -159,7 +180,11 @@ def run_threads(todo: List[RunSpec], notebook: Path, kernel: str, root: Path, jo
             if f.cancelled():
                 on_row(result_row(spec, "not started", 0.0, "", None))
             elif not f.done():
-                on_row(result_row(spec, "interrupted", 0.0, f"still stopping after {STOP_GRACE_S:g} s; ended with the batch", None))
+                on_row(
+                    result_row(
+                        spec, "interrupted", 0.0, f"still stopping after {STOP_GRACE_S:g} s; ended with the batch", None
+                    )
+                )
             elif f not in reported:  # "interrupted" (its kernel's KeyboardInterrupt), or it had just finished
                 on_row(f.result())
         pool.shutdown(wait=False, cancel_futures=True)

@@ -125,8 +125,10 @@ def notebook_schema(notebook: PathLike) -> type:
             if not named:
                 return RunConfig
             if named[0] not in SCHEMAS:
-                raise ValueError(f"notebook {notebook}: its parameters cell names schema {named[0]!r}; known schemas: "
-                                 f"{', '.join(SCHEMAS)}")
+                raise ValueError(
+                    f"notebook {notebook}: its parameters cell names schema {named[0]!r}; known schemas: "
+                    f"{', '.join(SCHEMAS)}"
+                )
             return SCHEMAS[named[0]]
     return RunConfig
 
@@ -139,11 +141,11 @@ def _check_parameters(where: str, params: Dict[str, Any], recipe_path: PathLike,
     valid = _valid_parameters(schema)
     for key in params:
         if key == schema.FOLDER_FIELD:
-            raise ValueError(f"{recipe_path}: {where}: {key!r} is set by the batch (output_root/<name>); "
-                             f"remove it from the recipe")
+            raise ValueError(
+                f"{recipe_path}: {where}: {key!r} is set by the batch (output_root/<name>); remove it from the recipe"
+            )
         if key not in valid:
-            raise ValueError(f"{recipe_path}: {where}: unknown parameter {key!r}; valid parameters: "
-                             f"{', '.join(valid)}")
+            raise ValueError(f"{recipe_path}: {where}: unknown parameter {key!r}; valid parameters: {', '.join(valid)}")
 
 
 def load_recipe(path: PathLike) -> Recipe:
@@ -161,8 +163,9 @@ def load_recipe(path: PathLike) -> Recipe:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a recipe is a mapping of the keys {', '.join(RECIPE_KEYS)}; "
-                         f"got {type(raw).__name__}")
+        raise ValueError(
+            f"{path}: a recipe is a mapping of the keys {', '.join(RECIPE_KEYS)}; got {type(raw).__name__}"
+        )
     unknown = sorted(set(raw) - set(RECIPE_KEYS))
     if unknown:
         raise ValueError(f"{path}: unknown recipe key(s) {unknown}; valid keys: {', '.join(RECIPE_KEYS)}")
@@ -198,22 +201,25 @@ def load_recipe(path: PathLike) -> Recipe:
     grid = raw.get("grid")
     grids = [grid] if isinstance(grid, dict) else ([{}] if grid is None else grid)
     if not isinstance(grids, list) or not grids or not all(isinstance(g, dict) for g in grids):
-        raise ValueError(f"{path}: grid: expected a mapping parameter -> list of values, or a list of such "
-                         f"mappings; got {grid!r}")
+        raise ValueError(
+            f"{path}: grid: expected a mapping parameter -> list of values, or a list of such mappings; got {grid!r}"
+        )
     for gi, g in enumerate(grids):
         where = "grid" if isinstance(grid, dict) else f"grid[{gi}]"
         _check_parameters(where, g, path, schema)
         for key, values in g.items():
             if not isinstance(values, list):
-                raise ValueError(f"{path}: {where}.{key}: expected a list of values, got {values!r} "
-                                 f"(put a single value under base)")
+                raise ValueError(
+                    f"{path}: {where}.{key}: expected a list of values, got {values!r} (put a single value under base)"
+                )
             if not values:
                 raise ValueError(f"{path}: {where}.{key}: the list of values is empty")
         for i, case in enumerate(cases):
             both = sorted(set(case) & set(g))
             if both:
-                raise ValueError(f"{path}: parameter(s) {both} set by both cases[{i}] and {where}; "
-                                 f"set each parameter in one place")
+                raise ValueError(
+                    f"{path}: parameter(s) {both} set by both cases[{i}] and {where}; set each parameter in one place"
+                )
 
     report = raw.get("report", list(DEFAULT_REPORTS))
     if report is None:
@@ -224,16 +230,28 @@ def load_recipe(path: PathLike) -> Recipe:
         raise ValueError(f"{path}: report: expected a list of notebook paths, got {report!r}")
     stems = [Path(r).name for r in report]
     if len(set(stems)) != len(stems):
-        raise ValueError(f"{path}: report: two report notebooks share a file name ({stems}); "
-                         f"their executed copies would overwrite each other")
+        raise ValueError(
+            f"{path}: report: two report notebooks share a file name ({stems}); "
+            f"their executed copies would overwrite each other"
+        )
 
     cluster = raw.get("cluster") or {}
     from .resources import parse_resources
 
     parse_resources(cluster, f"{path}: cluster")
-    recipe = Recipe(path=str(path), notebook=notebook, output_root=output_root, name=name, base=dict(base),
-                    cases=[dict(c) for c in cases], grids=[dict(g) for g in grids], report=list(report),
-                    description=str(description), cluster=dict(cluster), kept=kept)
+    recipe = Recipe(
+        path=str(path),
+        notebook=notebook,
+        output_root=output_root,
+        name=name,
+        base=dict(base),
+        cases=[dict(c) for c in cases],
+        grids=[dict(g) for g in grids],
+        report=list(report),
+        description=str(description),
+        cluster=dict(cluster),
+        kept=kept,
+    )
     expand(recipe)  # validates every point, the names and their uniqueness
     return recipe
 
@@ -252,14 +270,18 @@ def _format_name(template: str, values: Dict[str, Any], recipe_path: str, point:
     try:
         name = template.format(**values)
     except KeyError as e:
-        raise ValueError(f"{recipe_path}: name {template!r} uses {{{e.args[0]}}}, which is not a parameter; "
-                         f"available: {', '.join(sorted(values))}") from None
+        raise ValueError(
+            f"{recipe_path}: name {template!r} uses {{{e.args[0]}}}, which is not a parameter; "
+            f"available: {', '.join(sorted(values))}"
+        ) from None
     except (ValueError, IndexError, TypeError, AttributeError) as e:
         raise ValueError(f"{recipe_path}: name {template!r} does not format with the run {point}: {e}") from None
     bad = [c for c in ("/", "\\", "{", "}") if c in name]
     if not name.strip() or name in (".", "..") or bad:
-        raise ValueError(f"{recipe_path}: name {template!r} gives {name!r} for the run {point}; "
-                         f"a run name must be one folder name (no / \\ {{ }})")
+        raise ValueError(
+            f"{recipe_path}: name {template!r} gives {name!r} for the run {point}; "
+            f"a run name must be one folder name (no / \\ {{ }})"
+        )
     return name
 
 
@@ -276,16 +298,24 @@ def expand(recipe: Recipe) -> List[RunSpec]:
         values = {**cfg.name_values(), "preset": point.get("preset") or ""}
         name = _format_name(recipe.name, values, recipe.path, point)
         output_dir = str(Path(recipe.output_root) / name)
-        specs.append(RunSpec(name=name, output_dir=output_dir, parameters={**point, folder: output_dir},
-                             config=cfg.replace(**{folder: output_dir}),
-                             kept_dir=str(Path(recipe.kept) / name) if recipe.kept else None))
+        specs.append(
+            RunSpec(
+                name=name,
+                output_dir=output_dir,
+                parameters={**point, folder: output_dir},
+                config=cfg.replace(**{folder: output_dir}),
+                kept_dir=str(Path(recipe.kept) / name) if recipe.kept else None,
+            )
+        )
     seen: Dict[str, int] = {}
     for s in specs:
         seen[s.name] = seen.get(s.name, 0) + 1
     dups = sorted(n for n, c in seen.items() if c > 1)
     if dups:
-        raise ValueError(f"{recipe.path}: duplicate run name(s) {dups} from name {recipe.name!r}; "
-                         f"add the parameters that differ between those runs to name")
+        raise ValueError(
+            f"{recipe.path}: duplicate run name(s) {dups} from name {recipe.name!r}; "
+            f"add the parameters that differ between those runs to name"
+        )
     return specs
 
 
@@ -294,16 +324,21 @@ def assign_devices(specs: Sequence[RunSpec], devices: Optional[Sequence[Union[in
     if not devices:
         return list(specs)
     if any(not isinstance(s.config, RunConfig) for s in specs):
-        raise ValueError("--devices pins classification runs to one GPU each; LVIS runs take the `gpus` "
-                         "parameter (torchrun) instead")
+        raise ValueError(
+            "--devices pins classification runs to one GPU each; LVIS runs take the `gpus` parameter (torchrun) instead"
+        )
     multi = [s.name for s in specs if s.config.gpus > 1]
     if multi:
-        raise ValueError(f"--devices pins each run to one GPU, but {multi} ask for gpus > 1 (torchrun uses "
-                         "GPUs 0..gpus-1 of what CUDA_VISIBLE_DEVICES shows); drop --devices for those runs")
+        raise ValueError(
+            f"--devices pins each run to one GPU, but {multi} ask for gpus > 1 (torchrun uses "
+            "GPUs 0..gpus-1 of what CUDA_VISIBLE_DEVICES shows); drop --devices for those runs"
+        )
     out = []
     for i, s in enumerate(specs):
         dev = f"cuda:{devices[i % len(devices)]}"
-        out.append(dataclasses.replace(s, parameters={**s.parameters, "device": dev}, config=s.config.replace(device=dev)))
+        out.append(
+            dataclasses.replace(s, parameters={**s.parameters, "device": dev}, config=s.config.replace(device=dev))
+        )
     return out
 
 

@@ -35,12 +35,12 @@ class Resources:
 def parse_time(value: Any, where: str = "time") -> int:
     """Minutes from an int, or Slurm's "MM", "HH:MM:SS", "D-HH:MM:SS" / "D-HH:MM"."""
     if isinstance(value, bool):
-        raise ValueError(f"{where}: expected minutes or \"HH:MM:SS\", got {value!r}")
+        raise ValueError(f'{where}: expected minutes or "HH:MM:SS", got {value!r}')
     if isinstance(value, (int, float)) and value > 0:
         return int(value)
     m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", str(value).strip())
     if not m:
-        raise ValueError(f"{where}: expected minutes or \"HH:MM:SS\" / \"D-HH:MM:SS\", got {value!r}")
+        raise ValueError(f'{where}: expected minutes or "HH:MM:SS" / "D-HH:MM:SS", got {value!r}')
     days, a, b, c = (int(x) if x else None for x in m.groups())
     if days is None and b is None:  # plain minutes
         minutes = a

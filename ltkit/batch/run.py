@@ -52,8 +52,10 @@ from .summary import format_summary, write_summary
 def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str], root: Path) -> List[Dict[str, Any]]:
     word = {"pending": "run", "stale": "run (record has other parameters)", "complete": "skip (complete)"}
     nb = root / recipe.notebook
-    print(f"{recipe.path}: {len(specs)} run(s) of {recipe.notebook} -> {recipe.output_root}"
-          + ("" if nb.is_file() else f"  [warning: notebook not found: {recipe.notebook}]"))
+    print(
+        f"{recipe.path}: {len(specs)} run(s) of {recipe.notebook} -> {recipe.output_root}"
+        + ("" if nb.is_file() else f"  [warning: notebook not found: {recipe.notebook}]")
+    )
     rows = []
     for s in specs:
         params = ", ".join(f"{k}={v!r}" for k, v in s.parameters.items() if k != type(s.config).FOLDER_FIELD)
@@ -61,16 +63,29 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
         if states[s.name] == "complete" and s.kept_dir and not Path(s.output_dir, "run.json").is_file():
             shown = f"skip (kept in {s.kept_dir})"
         print(f"  {s.name}: {shown}  {s.output_dir}  {params}")
-        rows.append({"name": s.name, "status": "would skip" if states[s.name] == "complete" else "would run",
-                     "output_dir": s.output_dir, "parameters": dict(s.parameters)})
+        rows.append(
+            {
+                "name": s.name,
+                "status": "would skip" if states[s.name] == "complete" else "would run",
+                "output_dir": s.output_dir,
+                "parameters": dict(s.parameters),
+            }
+        )
     if recipe.report:
         print(f"  report notebooks (with --report): {', '.join(recipe.report)}")
     return rows
 
 
-def run_recipe(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, report: bool = False,
-           kernel: str = DEFAULT_KERNEL, dry_run: bool = False, executor: str = "threads",
-           cluster: Optional[Dict[str, Any]] = None) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def run_recipe(
+    recipe_path: PathLike,
+    jobs: Optional[int] = None,
+    devices=None,
+    report: bool = False,
+    kernel: str = DEFAULT_KERNEL,
+    dry_run: bool = False,
+    executor: str = "threads",
+    cluster: Optional[Dict[str, Any]] = None,
+) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     from .executors import EXECUTORS, run_jobs, run_threads
     from .resources import parse_resources
 
@@ -79,8 +94,10 @@ def run_recipe(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, 
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs: must be >= 1, got {jobs}")
     if devices is not None and executor != "threads":
-        raise ValueError("--devices pins runs to this machine's GPUs; with a submitit executor each job gets its "
-                         "own GPUs (cluster: gpus, or the run's gpus)")
+        raise ValueError(
+            "--devices pins runs to this machine's GPUs; with a submitit executor each job gets its "
+            "own GPUs (cluster: gpus, or the run's gpus)"
+        )
     devices = parse_devices(devices)
     root = Path.cwd()
     recipe = load_recipe(recipe_path)
@@ -123,14 +140,27 @@ def run_recipe(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, 
             if executor == "threads":
                 run_threads(todo, notebook, kernel, root, jobs or 1, on_row)
             else:
-                run_jobs(executor, todo, notebook, kernel, root, out_root / "submitit", resources,
-                         jobs if jobs is not None else (1 if executor == "submitit-local" else None), on_row)
+                run_jobs(
+                    executor,
+                    todo,
+                    notebook,
+                    kernel,
+                    root,
+                    out_root / "submitit",
+                    resources,
+                    jobs if jobs is not None else (1 if executor == "submitit-local" else None),
+                    on_row,
+                )
     except KeyboardInterrupt:
         bar.close()
         ordered = [rows.get(s.name) or result_row(s, "not started", 0.0, "", None) for s in specs]
         write_summary(out_root, ordered, f"batch {recipe.path} (interrupted)")
-        print(format_summary(ordered, f"batch {recipe.path} -> {recipe.output_root} (interrupted; run it again "
-                                      "to resume)"), flush=True)
+        print(
+            format_summary(
+                ordered, f"batch {recipe.path} -> {recipe.output_root} (interrupted; run it again to resume)"
+            ),
+            flush=True,
+        )
         raise
     bar.close()
     ordered = [rows[s.name] for s in specs]
@@ -177,9 +207,16 @@ def run_reports(recipe: Recipe, kernel: str = DEFAULT_KERNEL, root: Optional[Pat
     return rows
 
 
-def run_batch(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, report: bool = False,
-              kernel: str = DEFAULT_KERNEL, dry_run: bool = False, executor: str = "threads",
-              cluster: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+def run_batch(
+    recipe_path: PathLike,
+    jobs: Optional[int] = None,
+    devices=None,
+    report: bool = False,
+    kernel: str = DEFAULT_KERNEL,
+    dry_run: bool = False,
+    executor: str = "threads",
+    cluster: Optional[Dict[str, Any]] = None,
+) -> List[Dict[str, Any]]:
     """Run a recipe; returns one dict per run (``name``, ``status`` done / skipped / failed /
     running elsewhere, ``seconds``, ``error``, ``output_dir``, ``notebook`` (the executed copy),
     ``device``; ``log``: the job's log file with a submitit executor).
@@ -192,6 +229,14 @@ def run_batch(recipe_path: PathLike, jobs: Optional[int] = None, devices=None, r
     / ``would skip``), ``output_dir`` and ``parameters``. Paths are relative to the cwd. Ctrl-C or
     SIGTERM raises :class:`BatchInterrupted` after the summary is written.
     """
-    rows, _ = run_recipe(recipe_path, jobs=jobs, devices=devices, report=report, kernel=kernel, dry_run=dry_run,
-                     executor=executor, cluster=cluster)
+    rows, _ = run_recipe(
+        recipe_path,
+        jobs=jobs,
+        devices=devices,
+        report=report,
+        kernel=kernel,
+        dry_run=dry_run,
+        executor=executor,
+        cluster=cluster,
+    )
     return rows

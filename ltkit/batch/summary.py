@@ -16,7 +16,9 @@ def format_summary(rows: Sequence[Dict[str, Any]], title: str = "") -> str:
     lines = [f"# {title}", ""] if title else []
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs")
     lines += ["", "| name | status | seconds | error |", "|---|---|---|---|"]
-    lines += [f"| {_cell(r['name'])} | {r['status']} | {r['seconds']:.1f} | {_cell(r.get('error', ''))} |" for r in rows]
+    lines += [
+        f"| {_cell(r['name'])} | {r['status']} | {r['seconds']:.1f} | {_cell(r.get('error', ''))} |" for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

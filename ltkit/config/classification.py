@@ -64,8 +64,20 @@ DEFAULT_DATA_ROOTS = {name: d.default_root for name, d in _DATASETS.items()}
 #: fields that say where and how a run executes, not what it computes: a complete run's
 #: record is reused whatever their values (num_workers only under the batched pipeline:
 #: ``RunConfig.execution_fields``)
-EXECUTION_FIELDS = frozenset({"device", "gpus", "jpeg_decode", "num_workers", "eval_batch_size", "progress", "output_dir",
-                              "data_root", "download", "study"})
+EXECUTION_FIELDS = frozenset(
+    {
+        "device",
+        "gpus",
+        "jpeg_decode",
+        "num_workers",
+        "eval_batch_size",
+        "progress",
+        "output_dir",
+        "data_root",
+        "download",
+        "study",
+    }
+)
 
 
 #: fields a run may be resumed with different values of: the execution fields and the
@@ -108,7 +120,9 @@ class RunConfig(Schema):
     bn_batch: int = 0
     # TDE alpha: a number; None ("auto") -> ltkit.tde.suggest_alpha on the test features; "val" ->
     # the alpha with the best overall accuracy on the validation split (ltkit.evaluate.select_alpha)
-    alpha: Union[float, str, None] = field(default=None, metadata={"shown": "None (suggest_alpha); a number, 'auto' or 'val'"})
+    alpha: Union[float, str, None] = field(
+        default=None, metadata={"shown": "None (suggest_alpha); a number, 'auto' or 'val'"}
+    )
     tau_norm_p: float = 1.0  # classifier="tau_norm": the exponent p of ||w||^p
     # --- loss and sampling
     loss: str = "ce"
@@ -215,47 +229,102 @@ class RunConfig(Schema):
         choice("sampler", self.sampler, SAMPLERS)
         choice("schedule", self.schedule, SCHEDULES)
         choice("warmup", self.warmup, WARMUPS)
-        check("warmup", self.warmup == "epoch" or self.schedule == "warmup_multistep",
-              "'step' applies to schedule='warmup_multistep' (the cosine schedule has no warm-up)", self.warmup)
+        check(
+            "warmup",
+            self.warmup == "epoch" or self.schedule == "warmup_multistep",
+            "'step' applies to schedule='warmup_multistep' (the cosine schedule has no warm-up)",
+            self.warmup,
+        )
         choice("jpeg_decode", self.jpeg_decode, JPEG_DECODES)
         choice("mu_schedule", self.mu_schedule, MU_SCHEDULES)
         choice("pipeline", self.pipeline, PIPELINES)
         choice("study", self.study, STUDIES)
         choice("dtype", self.dtype, DTYPES)
-        check("dtype", self.dtype == "float32" or not self.amp,
-              "'float64' trains without autocast; set amp=False with it", self.dtype)
-        check("pipeline", self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
-               f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
-               f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",
-               self.pipeline)
-        check("batch_size", self.batch_size % self.gpus == 0,
-               f"must split evenly over gpus={self.gpus} (it is the global batch)", self.batch_size)
+        check(
+            "dtype",
+            self.dtype == "float32" or not self.amp,
+            "'float64' trains without autocast; set amp=False with it",
+            self.dtype,
+        )
+        check(
+            "pipeline",
+            self.pipeline == "batched" or self.dataset in IN_MEMORY_DATASETS,
+            f"'torchvision' applies to the in-memory datasets ({', '.join(IN_MEMORY_DATASETS)}); "
+            f"{self.dataset} always reads its files in DataLoader workers (jpeg_decode says where JPEGs are decoded)",
+            self.pipeline,
+        )
+        check(
+            "batch_size",
+            self.batch_size % self.gpus == 0,
+            f"must split evenly over gpus={self.gpus} (it is the global batch)",
+            self.batch_size,
+        )
         check("bn_batch", self.bn_batch >= 0, "must be >= 0 (0: BatchNorm over the whole batch)", self.bn_batch)
-        check("imb_ratio", self.imb_ratio >= 1, "must be >= 1 (1 = balanced, 100 = head class 100x the tail)", self.imb_ratio)
-        for name in ("epochs", "batch_size", "num_head", "samples_per_class", "eval_batch_size",
-                     "synthetic_classes", "synthetic_n_max", "gpus"):
+        check(
+            "imb_ratio",
+            self.imb_ratio >= 1,
+            "must be >= 1 (1 = balanced, 100 = head class 100x the tail)",
+            self.imb_ratio,
+        )
+        for name in (
+            "epochs",
+            "batch_size",
+            "num_head",
+            "samples_per_class",
+            "eval_batch_size",
+            "synthetic_classes",
+            "synthetic_n_max",
+            "gpus",
+        ):
             check(name, getattr(self, name) >= 1, "must be a positive integer", getattr(self, name))
         for name in ("lr", "tau"):
             check(name, getattr(self, name) > 0, "must be > 0", getattr(self, name))
-        for name in ("weight_decay", "gamma", "warmup_epochs", "drw_epoch", "steps_per_epoch", "num_workers", "test_every",
-                     "focal_gamma", "ldam_max_margin", "la_tau", "tau_norm_p"):
+        for name in (
+            "weight_decay",
+            "gamma",
+            "warmup_epochs",
+            "drw_epoch",
+            "steps_per_epoch",
+            "num_workers",
+            "test_every",
+            "focal_gamma",
+            "ldam_max_margin",
+            "la_tau",
+            "tau_norm_p",
+        ):
             check(name, getattr(self, name) >= 0, "must be >= 0", getattr(self, name))
         check("momentum", 0 <= self.momentum < 1, "must be in [0, 1)", self.momentum)
         check("mu", 0 <= self.mu <= 1, "must be in [0, 1]", self.mu)
         check("cb_beta", 0 <= self.cb_beta < 1, "must be in [0, 1)", self.cb_beta)
         check("lr_factor", 0 < self.lr_factor <= 1, "must be in (0, 1]", self.lr_factor)
         if isinstance(self.alpha, str):
-            check("alpha", self.alpha == "val",
-                   "must be a number >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val' to choose it "
-                   "on the validation split", self.alpha)
-            check("alpha", self.dataset in VAL_DATASETS,
-                   f"'val' chooses alpha on a validation split, and {self.dataset} has none (datasets with one: "
-                   f"{', '.join(VAL_DATASETS)}); give a number, or 'auto' for the suggest_alpha heuristic", self.alpha)
+            check(
+                "alpha",
+                self.alpha == "val",
+                "must be a number >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val' to choose it "
+                "on the validation split",
+                self.alpha,
+            )
+            check(
+                "alpha",
+                self.dataset in VAL_DATASETS,
+                f"'val' chooses alpha on a validation split, and {self.dataset} has none (datasets with one: "
+                f"{', '.join(VAL_DATASETS)}); give a number, or 'auto' for the suggest_alpha heuristic",
+                self.alpha,
+            )
         else:
-            check("alpha", self.alpha is None or self.alpha >= 0,
-                   "must be >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val'", self.alpha)
-        check("milestones", list(self.milestones) == sorted(self.milestones) and all(m >= 1 for m in self.milestones),
-               "must be increasing positive epochs, e.g. 120,160", self.milestones)
+            check(
+                "alpha",
+                self.alpha is None or self.alpha >= 0,
+                "must be >= 0, 'auto' (or None) for the suggest_alpha heuristic, or 'val'",
+                self.alpha,
+            )
+        check(
+            "milestones",
+            list(self.milestones) == sorted(self.milestones) and all(m >= 1 for m in self.milestones),
+            "must be increasing positive epochs, e.g. 120,160",
+            self.milestones,
+        )
         check("drw_epoch", self.drw_epoch <= self.epochs, f"must be <= epochs ({self.epochs})", self.drw_epoch)
         check("synthetic_image_size", self.synthetic_image_size >= 8, "must be >= 8", self.synthetic_image_size)
 
@@ -278,10 +347,16 @@ class RunConfig(Schema):
                 f"be corrected twice. Use loss='ce' with the class-balanced sampler, or sampler='instance'."
             )
         if self.classifier == "lws" and not self.init_from:
-            raise ValueError("init_from: classifier='lws' retrains only per-class scales; name the stage-1 run folder "
-                             "(a run with classifier='linear') to take the backbone and weights from")
+            raise ValueError(
+                "init_from: classifier='lws' retrains only per-class scales; name the stage-1 run folder "
+                "(a run with classifier='linear') to take the backbone and weights from"
+            )
         if self.classifier == "lws" and not self.freeze_backbone:
-            raise ValueError("freeze_backbone: classifier='lws' learns only per-class scales on a frozen stage-1 model; "
-                             "set freeze_backbone=True")
+            raise ValueError(
+                "freeze_backbone: classifier='lws' learns only per-class scales on a frozen stage-1 model; "
+                "set freeze_backbone=True"
+            )
         if self.freeze_backbone and not self.init_from:
-            raise ValueError("freeze_backbone: a frozen random backbone learns nothing; set init_from to a stage-1 run folder")
+            raise ValueError(
+                "freeze_backbone: a frozen random backbone learns nothing; set init_from to a stage-1 run folder"
+            )

@@ -29,8 +29,11 @@ LVIS_CONFIG_DIR = Path(__file__).resolve().parents[1] / "detection" / "configs"
 
 def lvis_configs() -> list:
     """The shipped LVIS configs, as ``<lvis version>/<name>`` without ``.py``."""
-    return sorted(str(p.relative_to(LVIS_CONFIG_DIR).with_suffix("")) for p in LVIS_CONFIG_DIR.glob("*/*.py")
-                  if not p.parent.name.startswith("_"))
+    return sorted(
+        str(p.relative_to(LVIS_CONFIG_DIR).with_suffix(""))
+        for p in LVIS_CONFIG_DIR.glob("*/*.py")
+        if not p.parent.name.startswith("_")
+    )
 
 
 def lvis_config_path(config: str) -> Path:
@@ -61,24 +64,38 @@ class LVISRunConfig(Schema):
     CLI: ClassVar[Tuple[str, ...]] = ("ltkit.detection", "run")
     CLI_POSITIONAL: ClassVar[Tuple[str, ...]] = ("config", "work_dir")
 
-    config: str = field(default="lvis_v1/htc_without_semantic_r101_fpn_20e_tde", metadata={
-        "help": "a shipped config (python -m ltkit.detection configs lists them) or a config file"})
-    work_dir: str = field(default="", metadata={
-        "help": "the run folder; '' = results/runs/lvis/<config_name> (the LVIS version and the config)"})
+    config: str = field(
+        default="lvis_v1/htc_without_semantic_r101_fpn_20e_tde",
+        metadata={"help": "a shipped config (python -m ltkit.detection configs lists them) or a config file"},
+    )
+    work_dir: str = field(
+        default="",
+        metadata={"help": "the run folder; '' = results/runs/lvis/<config_name> (the LVIS version and the config)"},
+    )
     data_root: str = field(default="", metadata={"help": "'' = data/LVIS/ (or $LTKIT_LVIS_ROOT); see data/README.md"})
     gpus: int = field(default=1, metadata={"help": "> 1 runs under torchrun (DDP training, multi-GPU testing)"})
-    alpha: Optional[float] = field(default=None, metadata={
-        "help": "TDE alpha at test time; None = the config's box head (ltkit.detection.TDEClassifier's default)"})
+    alpha: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "TDE alpha at test time; None = the config's box head (ltkit.detection.TDEClassifier's default)"
+        },
+    )
     eval_only: str = field(default="", metadata={"help": "a checkpoint: skip training, evaluate it"})
-    evaluations: Optional[Tuple[str, ...]] = field(default=None, metadata={
-        "help": "some of plain, tde, tde_without_bg_exemption; None = all that apply to the box head"})
-    max_epochs: Optional[int] = field(default=None, metadata={"help": "shorten the schedule (decay steps kept inside it)"})
+    evaluations: Optional[Tuple[str, ...]] = field(
+        default=None,
+        metadata={"help": "some of plain, tde, tde_without_bg_exemption; None = all that apply to the box head"},
+    )
+    max_epochs: Optional[int] = field(
+        default=None, metadata={"help": "shorten the schedule (decay steps kept inside it)"}
+    )
     samples_per_gpu: Optional[int] = field(default=None, metadata={"help": "images per GPU; None = the config's"})
     seed: int = 0
     backend: str = field(default="lvis", metadata={"help": "lvis (the official LVIS API) or faster (faster-coco-eval)"})
     tiny: bool = field(default=False, metadata={"help": "shrink the model to run on a CPU in seconds (smoke runs)"})
-    synthetic: bool = field(default=False, metadata={
-        "help": "first write a tiny synthetic LVIS-format dataset at data_root (pair it with tiny)"})
+    synthetic: bool = field(
+        default=False,
+        metadata={"help": "first write a tiny synthetic LVIS-format dataset at data_root (pair it with tiny)"},
+    )
     cfg_options: Optional[Dict[str, Any]] = field(default=None, metadata={"help": "mmcv config overrides, key=value"})
 
     @property
@@ -91,8 +108,10 @@ class LVISRunConfig(Schema):
         if self.work_dir:
             return self.work_dir
         own_file = Path(self.config).suffix == ".py" and Path(self.config).is_file()
-        return str(Path("results/runs/lvis") / (Path(self.config).stem if own_file else
-                                                  self.NAME_TEMPLATE.format(**self.name_values())))
+        return str(
+            Path("results/runs/lvis")
+            / (Path(self.config).stem if own_file else self.NAME_TEMPLATE.format(**self.name_values()))
+        )
 
     def name_values(self) -> Dict[str, Any]:
         return {**self.to_dict(), "config_name": self.config_name}
@@ -101,13 +120,26 @@ class LVISRunConfig(Schema):
         lvis_config_path(self.config)  # an unknown config fails here, listing the shipped ones
         check("gpus", self.gpus >= 1, "must be a positive integer", self.gpus)
         choice("backend", self.backend, LVIS_BACKENDS)
-        check("alpha", self.alpha is None or self.alpha >= 0, "must be a number >= 0, or None for the config's", self.alpha)
+        check(
+            "alpha",
+            self.alpha is None or self.alpha >= 0,
+            "must be a number >= 0, or None for the config's",
+            self.alpha,
+        )
         for name in ("max_epochs", "samples_per_gpu"):
             value = getattr(self, name)
             check(name, value is None or value >= 1, "must be a positive integer, or None for the config's", value)
         for e in self.evaluations or ():
             choice("evaluations", e, LVIS_EVALUATIONS)
-        check("evaluations", self.evaluations is None or len(self.evaluations) > 0,
-              "name at least one evaluation, or None for all that apply", self.evaluations)
-        check("data_root", not self.synthetic or bool(self.data_root),
-              "synthetic=True writes a synthetic dataset there, so it must be given", self.data_root)
+        check(
+            "evaluations",
+            self.evaluations is None or len(self.evaluations) > 0,
+            "name at least one evaluation, or None for all that apply",
+            self.evaluations,
+        )
+        check(
+            "data_root",
+            not self.synthetic or bool(self.data_root),
+            "synthetic=True writes a synthetic dataset there, so it must be given",
+            self.data_root,
+        )

@@ -7,29 +7,71 @@ from typing import Any, Dict
 from .classification import RunConfig
 
 _CIFAR = dict(
-    backbone="resnet32", classifier="causal_norm", num_head=2, tau=16.0, gamma=1 / 32,
-    batch_size=256, epochs=200, lr=0.2, weight_decay=5e-4, momentum=0.9,
-    schedule="warmup_multistep", warmup_epochs=5, milestones=(120, 160), lr_factor=0.01,
-    mu=0.9, mu_schedule="fixed", imb_ratio=100.0,
+    backbone="resnet32",
+    classifier="causal_norm",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    batch_size=256,
+    epochs=200,
+    lr=0.2,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="warmup_multistep",
+    warmup_epochs=5,
+    milestones=(120, 160),
+    lr_factor=0.01,
+    mu=0.9,
+    mu_schedule="fixed",
+    imb_ratio=100.0,
 )
 
 
 _LARGE = dict(
-    backbone="resnext50_32x4d", classifier="causal_norm", num_head=2, tau=16.0, gamma=1 / 32, alpha=3.0,
-    batch_size=512, epochs=90, lr=0.2, weight_decay=5e-4, momentum=0.9, schedule="cosine",
-    mu=0.9, mu_schedule="lr_scaled", imb_ratio=1.0,  # the split files fix the profile
+    backbone="resnext50_32x4d",
+    classifier="causal_norm",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    alpha=3.0,
+    batch_size=512,
+    epochs=90,
+    lr=0.2,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="cosine",
+    mu=0.9,
+    mu_schedule="lr_scaled",
+    imb_ratio=1.0,  # the split files fix the profile
 )
 
 
 _DECOUPLE_STAGE1 = dict(
-    backbone="resnet32", classifier="linear", batch_size=512, epochs=90, lr=0.2, weight_decay=1e-4,
-    momentum=0.9, schedule="cosine", imb_ratio=100.0,
+    backbone="resnet32",
+    classifier="linear",
+    batch_size=512,
+    epochs=90,
+    lr=0.2,
+    weight_decay=1e-4,
+    momentum=0.9,
+    schedule="cosine",
+    imb_ratio=100.0,
 )
 
 
 _LWS = dict(
-    backbone="resnet32", classifier="lws", batch_size=512, epochs=5, lr=0.2, weight_decay=1e-4, momentum=0.9,
-    schedule="cosine", sampler="class_balanced", samples_per_class=4, freeze_backbone=True, imb_ratio=100.0,
+    backbone="resnet32",
+    classifier="lws",
+    batch_size=512,
+    epochs=5,
+    lr=0.2,
+    weight_decay=1e-4,
+    momentum=0.9,
+    schedule="cosine",
+    sampler="class_balanced",
+    samples_per_class=4,
+    freeze_backbone=True,
+    imb_ratio=100.0,
 )
 
 
@@ -43,10 +85,27 @@ _LWS = dict(
 #: steps an epoch the bias-free linear head overshoots at lr 0.1 (first-epoch losses of 5-7
 #: against ln 10 = 2.3); at 0.02 both heads start below ln C. fp32 (amp off): bf16 runs only where
 #: the CPU has bf16, and the quickstart's table is to be the same on every machine
-_SYNTHETIC = dict(amp=False,
-    dataset="synthetic_lt", imb_ratio=100.0, backbone="resnet32", activation="silu", num_head=2, tau=16.0, gamma=1 / 32, alpha="val",
-    batch_size=128, epochs=40, lr=0.02, weight_decay=5e-4, momentum=0.9, schedule="warmup_multistep",
-    warmup_epochs=2, milestones=(24, 32), lr_factor=0.1, mu=0.9, mu_schedule="fixed",
+_SYNTHETIC = dict(
+    amp=False,
+    dataset="synthetic_lt",
+    imb_ratio=100.0,
+    backbone="resnet32",
+    activation="silu",
+    num_head=2,
+    tau=16.0,
+    gamma=1 / 32,
+    alpha="val",
+    batch_size=128,
+    epochs=40,
+    lr=0.02,
+    weight_decay=5e-4,
+    momentum=0.9,
+    schedule="warmup_multistep",
+    warmup_epochs=2,
+    milestones=(24, 32),
+    lr_factor=0.1,
+    mu=0.9,
+    mu_schedule="fixed",
 )
 
 

@@ -130,7 +130,9 @@ class Schema:
 
     # ------------------------------------------------------------------ notebooks
     @classmethod
-    def from_namespace(cls: Type[S], namespace: Mapping[str, Any], before_injection: Optional[Iterable[str]] = None) -> S:
+    def from_namespace(
+        cls: Type[S], namespace: Mapping[str, Any], before_injection: Optional[Iterable[str]] = None
+    ) -> S:
         """What a parameterized notebook describes, from its ``globals()``.
 
         Its parameters cell sets every field to ``None`` ("not given", plus ``preset = ""`` where
@@ -141,8 +143,9 @@ class Schema:
         valid = cls.extra_parameters() + cls.field_names()
         if before_injection is not None:
             new = set(namespace) - set(before_injection)
-            unknown = sorted(n for n in new if not n.startswith("_") and isinstance(namespace[n], _DATA)
-                             and n not in valid)
+            unknown = sorted(
+                n for n in new if not n.startswith("_") and isinstance(namespace[n], _DATA) and n not in valid
+            )
             if unknown:
                 raise ValueError(f"unknown parameter(s) {unknown}; valid parameters: {', '.join(valid)}")
         given = {k: namespace[k] for k in cls.field_names() if namespace.get(k) is not None}
@@ -175,7 +178,9 @@ class Schema:
             if f.name in skip:
                 continue
             flag = "--" + f.name.replace("_", "-")
-            shown = f.metadata.get("shown") or (",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default)
+            shown = f.metadata.get("shown") or (
+                ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            )
             text = f"(default: {shown})" + (f" {f.metadata['help']}" if f.metadata.get("help") else "")
             if hints[f.name] is bool:
                 parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
@@ -224,8 +229,13 @@ class Schema:
         if not self.CLI:
             raise ValueError(f"{self.KIND} has no command line")
         module, *sub = self.CLI
-        return ["-m", module, *sub, *(str(getattr(self, n)) for n in self.CLI_POSITIONAL),
-                *self.to_flags(skip=self.CLI_POSITIONAL)]
+        return [
+            "-m",
+            module,
+            *sub,
+            *(str(getattr(self, n)) for n in self.CLI_POSITIONAL),
+            *self.to_flags(skip=self.CLI_POSITIONAL),
+        ]
 
     # ------------------------------------------------------------------ records
     def matches(self, saved: Mapping[str, Any]) -> bool:
@@ -244,8 +254,11 @@ class Schema:
         """Field -> (saved, this) for every field but ``ignore`` whose values differ."""
         saved = self.with_defaults(saved)
         ignore = set(ignore)
-        return {k: (saved.get(k), v) for k, v in self.to_dict().items()
-                if k not in ignore and not same_value(saved.get(k), v)}
+        return {
+            k: (saved.get(k), v)
+            for k, v in self.to_dict().items()
+            if k not in ignore and not same_value(saved.get(k), v)
+        }
 
 
 def same_value(a: Any, b: Any) -> bool:

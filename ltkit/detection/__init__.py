@@ -13,8 +13,10 @@ extra: ``make install-lvis`` (README).
 
 from __future__ import annotations
 
-_INSTALL = ("ltkit.detection needs mmdetection 2.x and mmcv-full: run `make install-lvis` (builds mmcv-full "
-            "1.7.2 once, then installs the `lvis` extra; see the README)")
+_INSTALL = (
+    "ltkit.detection needs mmdetection 2.x and mmcv-full: run `make install-lvis` (builds mmcv-full "
+    "1.7.2 once, then installs the `lvis` extra; see the README)"
+)
 
 try:
     import mmcv
@@ -39,10 +41,22 @@ list_configs = lvis_configs
 config_path = lvis_config_path
 
 __all__ = [
-    "CONFIG_DIR", "METRICS", "TDEClassifier", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead",
-    "TDEStandardRoIHead", "TDECascadeRoIHead", "TDEHybridTaskCascadeRoIHead",
-    "config_path", "list_configs", "default_root", "lvis_data", "set_data_root",
-    "evaluate_lvis", "set_tde", "tde_heads",
+    "CONFIG_DIR",
+    "METRICS",
+    "TDEClassifier",
+    "TDEConvFCBBoxHead",
+    "TDEShared2FCBBoxHead",
+    "TDEStandardRoIHead",
+    "TDECascadeRoIHead",
+    "TDEHybridTaskCascadeRoIHead",
+    "config_path",
+    "list_configs",
+    "default_root",
+    "lvis_data",
+    "set_data_root",
+    "evaluate_lvis",
+    "set_tde",
+    "tde_heads",
 ]
 
 if not _MISSING:

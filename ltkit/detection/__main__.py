@@ -1,9 +1,9 @@
 """``python -m ltkit.detection``: LVIS runs and configs from the command line.
 
-    python -m ltkit.detection configs
-    python -m ltkit.detection run CONFIG WORK_DIR [--data-root D] [--alpha A] [--eval-only CKPT] ...
-    torchrun --nproc_per_node 8 -m ltkit.detection run CONFIG WORK_DIR ...   (multi-GPU)
-    python -m ltkit.detection synthetic ROOT                                 (a tiny LVIS-format set)
+python -m ltkit.detection configs
+python -m ltkit.detection run CONFIG WORK_DIR [--data-root D] [--alpha A] [--eval-only CKPT] ...
+torchrun --nproc_per_node 8 -m ltkit.detection run CONFIG WORK_DIR ...   (multi-GPU)
+python -m ltkit.detection synthetic ROOT                                 (a tiny LVIS-format set)
 """
 
 from __future__ import annotations

@@ -18,20 +18,34 @@ HTC_TARGET_STDS = ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 
 
 def causal_box_head(*, mu: float, tde: bool) -> dict:
     """The keys that turn a Shared2FC box head into the De-confound(-TDE) one (``tde``: TDE at test)."""
-    return dict(type="TDEShared2FCBBoxHead", classifier="causal_norm", num_head=2, tau=16.0, gamma=1 / 32,
-                mu=mu, alpha=1.5, tde=tde, background_exempted=True)
+    return dict(
+        type="TDEShared2FCBBoxHead",
+        classifier="causal_norm",
+        num_head=2,
+        tau=16.0,
+        gamma=1 / 32,
+        mu=mu,
+        alpha=1.5,
+        tde=tde,
+        background_exempted=True,
+    )
 
 
 def htc_bbox_heads(num_classes: int, *, mu: Optional[float] = None, tde: bool = False) -> list:
     """HTC's three class-agnostic Shared2FC box heads; with ``mu``, causal-norm ones (:func:`causal_box_head`)."""
     heads = []
     for stds in HTC_TARGET_STDS:
-        head = dict(type="Shared2FCBBoxHead", in_channels=256, fc_out_channels=1024, roi_feat_size=7,
-                    num_classes=num_classes,
-                    bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0, 0.0, 0.0, 0.0], target_stds=list(stds)),
-                    reg_class_agnostic=True,
-                    loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
-                    loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0))
+        head = dict(
+            type="Shared2FCBBoxHead",
+            in_channels=256,
+            fc_out_channels=1024,
+            roi_feat_size=7,
+            num_classes=num_classes,
+            bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0, 0.0, 0.0, 0.0], target_stds=list(stds)),
+            reg_class_agnostic=True,
+            loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
+            loss_bbox=dict(type="SmoothL1Loss", beta=1.0, loss_weight=1.0),
+        )
         if mu is not None:
             head.update(causal_box_head(mu=mu, tde=tde))
         heads.append(head)
@@ -40,6 +54,15 @@ def htc_bbox_heads(num_classes: int, *, mu: Optional[float] = None, tde: bool = 
 
 def htc_mask_heads(num_classes: int) -> list:
     """HTC's three mask heads (4 convs of 256; the first without the residual from the previous stage)."""
-    return [dict(type="HTCMaskHead", with_conv_res=i > 0, num_convs=4, in_channels=256, conv_out_channels=256,
-                 num_classes=num_classes, loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0))
-            for i in range(3)]
+    return [
+        dict(
+            type="HTCMaskHead",
+            with_conv_res=i > 0,
+            num_convs=4,
+            in_channels=256,
+            conv_out_channels=256,
+            num_classes=num_classes,
+            loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0),
+        )
+        for i in range(3)
+    ]

@@ -24,10 +24,20 @@ from typing import Optional
 __all__ = ["VERSIONS", "default_root", "lvis_data", "set_data_root", "check_data", "dataset_version", "dataset_cfg"]
 
 VERSIONS = {
-    "v1": dict(type="LVISV1Dataset", train="lvis_v1_train.json", val="lvis_v1_val.json",
-               train_images="images/", val_images="images/"),
-    "v0.5": dict(type="LVISV05Dataset", train="lvis_v0.5_train.json", val="lvis_v0.5_val.json",
-                 train_images="images/train2017/", val_images="images/val2017/"),
+    "v1": dict(
+        type="LVISV1Dataset",
+        train="lvis_v1_train.json",
+        val="lvis_v1_val.json",
+        train_images="images/",
+        val_images="images/",
+    ),
+    "v0.5": dict(
+        type="LVISV05Dataset",
+        train="lvis_v0.5_train.json",
+        val="lvis_v0.5_val.json",
+        train_images="images/train2017/",
+        val_images="images/val2017/",
+    ),
 }
 _TYPE_TO_VERSION = {v["type"]: k for k, v in VERSIONS.items()}
 
@@ -50,8 +60,9 @@ def train_pipeline(multiscale: bool, img_scale=(1333, 800)) -> list:
     return [
         dict(type="LoadImageFromFile"),
         dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
-        dict(type="Resize", img_scale=MULTISCALE if multiscale else img_scale,
-             multiscale_mode="value", keep_ratio=True),
+        dict(
+            type="Resize", img_scale=MULTISCALE if multiscale else img_scale, multiscale_mode="value", keep_ratio=True
+        ),
         dict(type="RandomFlip", flip_ratio=0.5),
         dict(type="Normalize", **IMG_NORM),
         dict(type="Pad", size_divisor=32),
@@ -63,14 +74,19 @@ def train_pipeline(multiscale: bool, img_scale=(1333, 800)) -> list:
 def test_pipeline(img_scale=(1333, 800)) -> list:
     return [
         dict(type="LoadImageFromFile"),
-        dict(type="MultiScaleFlipAug", img_scale=img_scale, flip=False, transforms=[
-            dict(type="Resize", keep_ratio=True),
-            dict(type="RandomFlip"),
-            dict(type="Normalize", **IMG_NORM),
-            dict(type="Pad", size_divisor=32),
-            dict(type="ImageToTensor", keys=["img"]),
-            dict(type="Collect", keys=["img"]),
-        ]),
+        dict(
+            type="MultiScaleFlipAug",
+            img_scale=img_scale,
+            flip=False,
+            transforms=[
+                dict(type="Resize", keep_ratio=True),
+                dict(type="RandomFlip"),
+                dict(type="Normalize", **IMG_NORM),
+                dict(type="Pad", size_divisor=32),
+                dict(type="ImageToTensor", keys=["img"]),
+                dict(type="Collect", keys=["img"]),
+            ],
+        ),
     ]
 
 
@@ -92,13 +108,23 @@ def lvis_data(
     """
     v = _version(version)
     root = root or default_root()
-    train = dict(type=v["type"], ann_file=root + v["train"], img_prefix=root + v["train_images"],
-                 pipeline=train_pipeline(multiscale))
+    train = dict(
+        type=v["type"],
+        ann_file=root + v["train"],
+        img_prefix=root + v["train_images"],
+        pipeline=train_pipeline(multiscale),
+    )
     if rfs:
         train = dict(type="ClassBalancedDataset", oversample_thr=oversample_thr, dataset=train)
     val = dict(type=v["type"], ann_file=root + v["val"], img_prefix=root + v["val_images"], pipeline=test_pipeline())
-    return dict(_delete_=True, samples_per_gpu=samples_per_gpu, workers_per_gpu=workers_per_gpu,
-                train=train, val=val, test=copy.deepcopy(val))
+    return dict(
+        _delete_=True,
+        samples_per_gpu=samples_per_gpu,
+        workers_per_gpu=workers_per_gpu,
+        train=train,
+        val=val,
+        test=copy.deepcopy(val),
+    )
 
 
 def dataset_cfg(cfg, split: str):
@@ -117,7 +143,7 @@ def _datasets(cfg):
 
 
 def dataset_version(cfg) -> str:
-    """"v1" or "v0.5", from the config's dataset type."""
+    """ "v1" or "v0.5", from the config's dataset type."""
     for _, d in _datasets(cfg):
         if d.get("type") in _TYPE_TO_VERSION:
             return _TYPE_TO_VERSION[d["type"]]

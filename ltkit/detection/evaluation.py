@@ -33,8 +33,17 @@ __all__ = ["METRICS", "BACKENDS", "numpy_aliases", "patch_lvis_api", "evaluate_l
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf")
 BACKENDS = LVIS_BACKENDS
 _ALIASES = ("float", "int", "bool", "object")
-_FASTER_KEYS = {"AP_all": "AP", "AP_50": "AP50", "AP_75": "AP75", "AP_small": "APs", "AP_medium": "APm",
-                "AP_large": "APl", "APr": "APr", "APc": "APc", "APf": "APf"}
+_FASTER_KEYS = {
+    "AP_all": "AP",
+    "AP_50": "AP50",
+    "AP_75": "AP75",
+    "AP_small": "APs",
+    "AP_medium": "APm",
+    "AP_large": "APl",
+    "APr": "APr",
+    "APc": "APc",
+    "APf": "APf",
+}
 
 
 @contextmanager

@@ -26,8 +26,8 @@ training a TDE head under a stock RoI head raises an error that says so.
 
 from __future__ import annotations
 
-import math
 import inspect
+import math
 from contextlib import contextmanager
 from typing import Iterable, Optional
 
@@ -39,7 +39,15 @@ from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from ..models.classifiers import tde_classifiers, tde_settings
 from ..tde import MovingAverageFeature, background_exempted, causal_norm_logits, tde_logits
 
-__all__ = ["TDEClassifier", "head_default", "TDEConvFCBBoxHead", "TDEShared2FCBBoxHead", "set_tde", "tde_heads", "roi_labels"]
+__all__ = [
+    "TDEClassifier",
+    "head_default",
+    "TDEConvFCBBoxHead",
+    "TDEShared2FCBBoxHead",
+    "set_tde",
+    "tde_heads",
+    "roi_labels",
+]
 
 #: the classifiers the box head accepts (TDE needs a normalized one): ``ltkit.models``' registry decides
 TDE_CLASSIFIERS = tde_classifiers()
@@ -230,7 +238,9 @@ def set_tde(
     """
     heads = tde_heads(model)
     if not heads:
-        raise ValueError("the model has no TDE box head (roi_head.bbox_head type TDEShared2FCBBoxHead / TDEConvFCBBoxHead)")
+        raise ValueError(
+            "the model has no TDE box head (roi_head.bbox_head type TDEShared2FCBBoxHead / TDEConvFCBBoxHead)"
+        )
     for h in heads:
         if alpha is not None:
             h.alpha = float(alpha)
@@ -265,4 +275,3 @@ def passing_roi_labels(bbox_head: nn.Module, sampling_results: Iterable):
         yield
     finally:
         layer.roi_labels = None
-

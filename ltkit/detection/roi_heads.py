@@ -39,9 +39,7 @@ class TDECascadeRoIHead(CascadeRoIHead):
 class TDEHybridTaskCascadeRoIHead(HybridTaskCascadeRoIHead):
     """``HybridTaskCascadeRoIHead`` (HTC, the paper's "Cascade Mask R-CNN") passing RoI labels."""
 
-    def _bbox_forward_train(
-        self, stage, x, sampling_results, gt_bboxes, gt_labels, rcnn_train_cfg, semantic_feat=None
-    ):
+    def _bbox_forward_train(self, stage, x, sampling_results, gt_bboxes, gt_labels, rcnn_train_cfg, semantic_feat=None):
         with passing_roi_labels(self.bbox_head[stage], sampling_results):
             return super()._bbox_forward_train(
                 stage, x, sampling_results, gt_bboxes, gt_labels, rcnn_train_cfg, semantic_feat=semantic_feat

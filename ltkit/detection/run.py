@@ -227,8 +227,15 @@ def train(cfg, *, seed: Optional[int] = None, resume: bool = True) -> Path:
     model.init_weights()
     model.CLASSES = datasets[0].CLASSES
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
-    train_detector(model, datasets, cfg, distributed=distributed, validate=False, timestamp=timestamp,
-                   meta=dict(seed=cfg.seed, config=cfg.pretty_text, world_size=world))
+    train_detector(
+        model,
+        datasets,
+        cfg,
+        distributed=distributed,
+        validate=False,
+        timestamp=timestamp,
+        meta=dict(seed=cfg.seed, config=cfg.pretty_text, world_size=world),
+    )
     return final
 
 
@@ -244,8 +251,9 @@ def _test_outputs(cfg, checkpoint, tde: bool, background_exempted: Optional[bool
     test_cfg.test_mode = True
     test_cfg.pipeline = replace_ImageToTensor(test_cfg.pipeline)
     dataset = build_dataset(test_cfg)
-    loader = build_dataloader(dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu,
-                              dist=world > 1, shuffle=False)
+    loader = build_dataloader(
+        dataset, samples_per_gpu=1, workers_per_gpu=cfg.data.workers_per_gpu, dist=world > 1, shuffle=False
+    )
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.train_cfg = None
     model = build_detector(model_cfg, test_cfg=cfg.get("test_cfg"))
@@ -294,6 +302,7 @@ def evaluate(
     metrics: Dict[str, Optional[float]] = {}
     segm = evaluate_lvis(gt, files["segm"], "segm", backend=backend) if "segm" in files else {}
     box = evaluate_lvis(gt, files["bbox"], "bbox", backend=backend)
+
     def pct(v: float) -> Optional[float]:  # null where LVIS has no value (a group without categories)
         return None if v != v else 100 * v
 
@@ -335,9 +344,13 @@ def run(cfg: LVISRunConfig) -> Optional[Dict[str, Any]]:
         from .synthetic import make_synthetic_lvis
 
         make_synthetic_lvis(cfg.data_root)
-    return run_in_folder(cfg.work_dir, gpus=cfg.gpus, here=lambda: _run(cfg),
-                         command=lambda: dist.torchrun_command(cfg.replace(synthetic=False)),
-                         relaunched=lambda: read_run(cfg.work_dir))
+    return run_in_folder(
+        cfg.work_dir,
+        gpus=cfg.gpus,
+        here=lambda: _run(cfg),
+        command=lambda: dist.torchrun_command(cfg.replace(synthetic=False)),
+        relaunched=lambda: read_run(cfg.work_dir),
+    )
 
 
 def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
@@ -350,8 +363,15 @@ def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
     _join_torchrun()
     work_dir = Path(c.work_dir)
     config, evaluations, alpha, backend = c.config, c.evaluations, c.alpha, c.backend
-    cfg = load_config(config, data_root=c.data_root or None, work_dir=str(work_dir), tiny=c.tiny,
-                      max_epochs=c.max_epochs, samples_per_gpu=c.samples_per_gpu, options=c.cfg_options or None)
+    cfg = load_config(
+        config,
+        data_root=c.data_root or None,
+        work_dir=str(work_dir),
+        tiny=c.tiny,
+        max_epochs=c.max_epochs,
+        samples_per_gpu=c.samples_per_gpu,
+        options=c.cfg_options or None,
+    )
     has_tde = "TDE" in str(cfg.model.roi_head.get("type", ""))
     if evaluations is None:
         evaluations = list(EVALUATIONS) if has_tde else ["plain"]
@@ -359,7 +379,9 @@ def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
         raise ValueError(f"config {config} has a plain box head; only the 'plain' evaluation applies")
     heads = cfg.model.roi_head.bbox_head
     head0 = heads[0] if isinstance(heads, (list, tuple)) else heads
-    alpha_used = (float(alpha) if alpha is not None else float(head0.get("alpha", head_default("alpha")))) if has_tde else None
+    alpha_used = (
+        (float(alpha) if alpha is not None else float(head0.get("alpha", head_default("alpha")))) if has_tde else None
+    )
 
     t_train = time.time()
     checkpoint = Path(c.eval_only) if c.eval_only else train(cfg, seed=c.seed)
@@ -370,8 +392,12 @@ def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
     metrics: Dict[str, Any] = {}
     eval_dir = work_dir / "eval"
     for name in evaluations:
-        key = dict(checkpoint=str(checkpoint), mtime=checkpoint.stat().st_mtime, backend=backend,
-                   alpha=alpha_used if EVALUATIONS[name][0] else None)
+        key = dict(
+            checkpoint=str(checkpoint),
+            mtime=checkpoint.stat().st_mtime,
+            backend=backend,
+            alpha=alpha_used if EVALUATIONS[name][0] else None,
+        )
         cached = eval_dir / f"{name}.json"
         if cached.is_file():
             rec = json.loads(cached.read_text())
@@ -392,12 +418,22 @@ def _run(c: LVISRunConfig) -> Optional[Dict[str, Any]]:
         "run_name": work_dir.name,
         "task": "detection",
         "params": {  # the schema's fields, with the values this run resolved, and what the tables read
-            **c.to_dict(), "alpha": alpha_used, "max_epochs": cfg.runner.get("max_epochs"),
-            "samples_per_gpu": cfg.data.samples_per_gpu, "gpus": world, "evaluations": list(evaluations),
-            "dataset": dataset, "framework": _family(config), "classifier": classifier, "output_dir": str(work_dir),
+            **c.to_dict(),
+            "alpha": alpha_used,
+            "max_epochs": cfg.runner.get("max_epochs"),
+            "samples_per_gpu": cfg.data.samples_per_gpu,
+            "gpus": world,
+            "evaluations": list(evaluations),
+            "dataset": dataset,
+            "framework": _family(config),
+            "classifier": classifier,
+            "output_dir": str(work_dir),
         },
-        "environment": dict(environment(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-                            mmdet=mmdet.__version__, mmcv=mmcv.__version__),
+        "environment": dict(
+            environment(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+            mmdet=mmdet.__version__,
+            mmcv=mmcv.__version__,
+        ),
         "timings": {"train_s_this_call": round(train_s, 3), "total_s_this_call": round(time.time() - t0, 3)},
         "checkpoint": str(checkpoint),
         "metrics": metrics,

@@ -71,8 +71,14 @@ def make_synthetic_lvis(
     rng = np.random.default_rng(seed)
     colours = [tuple(int(c) for c in rng.integers(40, 256, 3)) for _ in range(num_classes)]
     categories = [
-        {"id": i + 1, "name": f"thing_{i}", "synset": f"thing_{i}.n.01", "frequency": _FREQUENCIES[i % 3],
-         "image_count": 0, "instance_count": 0}
+        {
+            "id": i + 1,
+            "name": f"thing_{i}",
+            "synset": f"thing_{i}.n.01",
+            "frequency": _FREQUENCIES[i % 3],
+            "image_count": 0,
+            "instance_count": 0,
+        }
         for i in range(num_classes)
     ]
     presence = np.linspace(0.9, 0.3, num_classes)
@@ -94,29 +100,44 @@ def make_synthetic_lvis(
                 pts = _polygon(rng, w, h)
                 draw.polygon(pts, fill=colours[c])
                 xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-                annotations.append({
-                    "id": next_ann, "image_id": image_id, "category_id": c + 1,
-                    "segmentation": [[v for p in pts for v in p]],
-                    "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)],
-                    "area": _area(pts),
-                })
+                annotations.append(
+                    {
+                        "id": next_ann,
+                        "image_id": image_id,
+                        "category_id": c + 1,
+                        "segmentation": [[v for p in pts for v in p]],
+                        "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)],
+                        "area": _area(pts),
+                    }
+                )
                 next_ann += 1
                 cats_here.add(c + 1)
             name = f"{image_id:012d}.jpg"
             canvas.save(folder / name, quality=95)
             absent = [c["id"] for c in categories if c["id"] not in cats_here]
-            images.append({
-                "id": image_id, "width": w, "height": h,
-                "coco_url": f"http://images.cocodataset.org/{split}2017/{name}", "file_name": name,
-                "neg_category_ids": absent[:2], "not_exhaustive_category_ids": [],
-            })
+            images.append(
+                {
+                    "id": image_id,
+                    "width": w,
+                    "height": h,
+                    "coco_url": f"http://images.cocodataset.org/{split}2017/{name}",
+                    "file_name": name,
+                    "neg_category_ids": absent[:2],
+                    "not_exhaustive_category_ids": [],
+                }
+            )
         counts = {c["id"]: [set(), 0] for c in categories}
         for a in annotations:
             counts[a["category_id"]][0].add(a["image_id"])
             counts[a["category_id"]][1] += 1
         cats = [dict(c, image_count=len(counts[c["id"]][0]), instance_count=counts[c["id"]][1]) for c in categories]
-        doc = {"info": {"description": "ltkit synthetic LVIS v1.0"}, "licenses": [], "images": images,
-               "annotations": annotations, "categories": cats}
+        doc = {
+            "info": {"description": "ltkit synthetic LVIS v1.0"},
+            "licenses": [],
+            "images": images,
+            "annotations": annotations,
+            "categories": cats,
+        }
         path = root / f"lvis_{version}_{split}.json"
         atomic_write(path, lambda f, doc=doc: json.dump(doc, f))
         out[split] = path
@@ -139,8 +160,15 @@ def noisy_detections(gt_file, per_object: int = 2, false_positives: int = 0, see
         img = images[image_id]
         rle = mask_utils.merge(mask_utils.frPyObjects([poly], img["height"], img["width"]))
         rle["counts"] = rle["counts"].decode()
-        dets.append({"image_id": image_id, "category_id": int(cat), "bbox": [float(v) for v in box],
-                     "score": float(rng.random()), "segmentation": rle})
+        dets.append(
+            {
+                "image_id": image_id,
+                "category_id": int(cat),
+                "bbox": [float(v) for v in box],
+                "score": float(rng.random()),
+                "segmentation": rle,
+            }
+        )
 
     for a in gt["annotations"]:
         for _ in range(per_object):

@@ -140,9 +140,7 @@ class NormalizedClassifier(Classifier):
     def __init__(self, in_features: int, num_classes: int, num_head: int = 2, tau: float = 16.0, gamma: float = 1 / 32):
         super().__init__(in_features, num_classes)
         if num_head < 1 or in_features % num_head:
-            raise ValueError(
-                f"num_head: {num_head} must be a positive divisor of the feature dimension {in_features}"
-            )
+            raise ValueError(f"num_head: {num_head} must be a positive divisor of the feature dimension {in_features}")
         if tau <= 0:
             raise ValueError(f"tau: must be > 0, got {tau}")
         if gamma < 0:
@@ -232,7 +230,12 @@ def tde_settings(classifier: Union[str, type], *, num_head: int, tau: float, gam
     classifier (by name or class): its feature normalization, and gamma unless the head fixes it."""
     cls = CLASSIFIERS.get(classifier) if isinstance(classifier, str) else classifier
     if not getattr(cls, "supports_tde", False):
-        raise ValueError(f"classifier {classifier!r} has no TDE logits; the classifiers with TDE are: "
-                         f"{', '.join(tde_classifiers())}")
-    return dict(num_head=int(num_head), tau=float(tau),
-                gamma=float(gamma if cls.fixed_gamma is None else cls.fixed_gamma), feature_norm=cls.feature_norm)
+        raise ValueError(
+            f"classifier {classifier!r} has no TDE logits; the classifiers with TDE are: {', '.join(tde_classifiers())}"
+        )
+    return dict(
+        num_head=int(num_head),
+        tau=float(tau),
+        gamma=float(gamma if cls.fixed_gamma is None else cls.fixed_gamma),
+        feature_norm=cls.feature_norm,
+    )

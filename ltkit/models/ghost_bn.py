@@ -51,9 +51,15 @@ def use_ghost_batch_norm(module: nn.Module, bn_batch: int) -> nn.Module:
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d) and not isinstance(child, GhostBatchNorm2d):
             like = next(iter(child.state_dict().values()), torch.empty(0))
-            ghost = GhostBatchNorm2d(child.num_features, bn_batch, eps=child.eps, momentum=child.momentum,
-                                     affine=child.affine, track_running_stats=child.track_running_stats,
-                                     device=like.device)
+            ghost = GhostBatchNorm2d(
+                child.num_features,
+                bn_batch,
+                eps=child.eps,
+                momentum=child.momentum,
+                affine=child.affine,
+                track_running_stats=child.track_running_stats,
+                device=like.device,
+            )
             ghost.load_state_dict(child.state_dict())
             ghost.train(child.training)
             setattr(module, name, ghost)

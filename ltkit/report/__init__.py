@@ -11,5 +11,13 @@ from .load import load_runs
 from .tables import compare_table, summary_table, table_latex, table_markdown
 from .writers import write_figures, write_posthoc, write_tables
 
-__all__ = ["compare_table", "load_runs", "summary_table", "table_latex", "table_markdown", "write_figures",
-           "write_posthoc", "write_tables"]
+__all__ = [
+    "compare_table",
+    "load_runs",
+    "summary_table",
+    "table_latex",
+    "table_markdown",
+    "write_figures",
+    "write_posthoc",
+    "write_tables",
+]

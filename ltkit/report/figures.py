@@ -27,8 +27,11 @@ def style():
     import seaborn as sns
     from cycler import cycler
 
-    rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook"),
-          "axes.prop_cycle": cycler(color=sns.color_palette("colorblind"))}
+    rc = {
+        **sns.axes_style("whitegrid"),
+        **sns.plotting_context("notebook"),
+        "axes.prop_cycle": cycler(color=sns.color_palette("colorblind")),
+    }
     with matplotlib.rc_context(rc):
         yield
 
@@ -50,8 +53,15 @@ def _axes(ax, figsize=(7, 4)):
     return plt.subplots(figsize=figsize)[1]
 
 
-def shot_bars(df: pd.DataFrame, *, method: str = "method", ax=None, title: Optional[str] = None,
-              groups: Sequence[str] = GROUP_ORDER, ylabel: str = "top-1 accuracy (%)"):
+def shot_bars(
+    df: pd.DataFrame,
+    *,
+    method: str = "method",
+    ax=None,
+    title: Optional[str] = None,
+    groups: Sequence[str] = GROUP_ORDER,
+    ylabel: str = "top-1 accuracy (%)",
+):
     """Grouped bars: accuracy per shot group (x) for each method (hue).
 
     ``df`` has one row per method with columns ``method`` and the groups (percent; NaN/None
@@ -59,8 +69,9 @@ def shot_bars(df: pd.DataFrame, *, method: str = "method", ax=None, title: Optio
     """
     import seaborn as sns
 
-    long = df.melt(id_vars=[method], value_vars=[g for g in groups if g in df], var_name="group",
-                   value_name="accuracy").dropna(subset=["accuracy"])
+    long = df.melt(
+        id_vars=[method], value_vars=[g for g in groups if g in df], var_name="group", value_name="accuracy"
+    ).dropna(subset=["accuracy"])
     with style():
         ax = _axes(ax)
         sns.barplot(data=long, x="group", y="accuracy", hue=method, ax=ax)
@@ -75,8 +86,14 @@ def shot_bars(df: pd.DataFrame, *, method: str = "method", ax=None, title: Optio
     return ax
 
 
-def per_class_curve(per_class: pd.DataFrame, *, columns: Sequence[str], labels: Optional[Sequence[str]] = None,
-                    ax=None, title: Optional[str] = None):
+def per_class_curve(
+    per_class: pd.DataFrame,
+    *,
+    columns: Sequence[str],
+    labels: Optional[Sequence[str]] = None,
+    ax=None,
+    title: Optional[str] = None,
+):
     """Per-class accuracy (y) against training count (x, log scale), one line per column."""
     pc = per_class.sort_values("train_count", ascending=False)
     with style():
@@ -98,8 +115,13 @@ def per_class_curve(per_class: pd.DataFrame, *, columns: Sequence[str], labels: 
 PER_CLASS_EVALUATIONS = {"acc_plain": "plain", "acc_tde": "TDE"}
 
 
-def per_class_comparison(per_class, *, columns: Sequence[str] = tuple(PER_CLASS_EVALUATIONS),
-                         titles: Optional[Sequence[str]] = None, suptitle: Optional[str] = None):
+def per_class_comparison(
+    per_class,
+    *,
+    columns: Sequence[str] = tuple(PER_CLASS_EVALUATIONS),
+    titles: Optional[Sequence[str]] = None,
+    suptitle: Optional[str] = None,
+):
     """Runs side by side, class by class: one panel per evaluation column, one line per run.
 
     ``per_class``: {label: a run's per_class.csv frame}, runs with the same training counts per
@@ -151,7 +173,9 @@ def save(fig, path, *, pdf: bool = False) -> Path:
     with style():
         atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"), mode="wb")
         if pdf:
-            atomic_write(path.with_suffix(".pdf"), lambda f: fig.savefig(f, format="pdf", bbox_inches="tight"), mode="wb")
+            atomic_write(
+                path.with_suffix(".pdf"), lambda f: fig.savefig(f, format="pdf", bbox_inches="tight"), mode="wb"
+            )
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)  # a no-op for a Figure pyplot does not manage
@@ -174,8 +198,9 @@ def run_overview(run_dir):
     run_dir = Path(run_dir)
     rec = read_run(run_dir)
     hist = pd.read_csv(run_dir / "history.csv")
-    metrics = pd.DataFrame([{"method": name, **{g: m.get(g) for g in GROUP_ORDER}}
-                            for name, m in rec["metrics"].items()])
+    metrics = pd.DataFrame(
+        [{"method": name, **{g: m.get(g) for g in GROUP_ORDER}} for name, m in rec["metrics"].items()]
+    )
     curves = [c for c in TEST_CURVES if c in hist and hist[c].notna().any()]
     with style():
         fig, axes = plt.subplots(1, 3 if curves else 2, figsize=(18 if curves else 12, 4))
@@ -209,8 +234,13 @@ def accuracy_per_epoch(hist: pd.DataFrame, *, ax=None, title: str = "test accura
                 continue
             ax.plot(h.epoch, h[column], color=f"C{i}", label=label)
             best = h.loc[h[column].idxmax()]
-            ax.plot([best.epoch], [best[column]], "o", color=f"C{i}",
-                    label=f"{label} best: {best[column]:.1f} at epoch {int(best.epoch)}")
+            ax.plot(
+                [best.epoch],
+                [best[column]],
+                "o",
+                color=f"C{i}",
+                label=f"{label} best: {best[column]:.1f} at epoch {int(best.epoch)}",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(title)
@@ -248,8 +278,16 @@ def cosine_histogram(cosines: pd.DataFrame, *, ax=None, title: Optional[str] = N
 
     with style():
         ax = _axes(ax, figsize=(8, 4))
-        sns.histplot(cosines, x="cosine", hue="run" if cosines["run"].nunique() > 1 else None, bins=40,
-                     element="step", stat="density", common_norm=False, ax=ax)
+        sns.histplot(
+            cosines,
+            x="cosine",
+            hue="run" if cosines["run"].nunique() > 1 else None,
+            bins=40,
+            element="step",
+            stat="density",
+            common_norm=False,
+            ax=ax,
+        )
         if title:
             ax.set_title(title)
     return ax

@@ -89,8 +89,13 @@ def method_name(row: Dict[str, Any]) -> str:
     if clf in ("linear", "tau_norm"):
         if row.get("init_from") and row.get("freeze_backbone"):
             return "Decouple-cRT"
-        return {"ce": "Baseline", "focal": "Focal Loss", "class_balanced": "Class-balanced Loss",
-                "balanced_softmax": "Balanced Softmax", "logit_adjusted": "Logit Adjustment"}.get(loss, f"linear + {loss}")
+        return {
+            "ce": "Baseline",
+            "focal": "Focal Loss",
+            "class_balanced": "Class-balanced Loss",
+            "balanced_softmax": "Balanced Softmax",
+            "logit_adjusted": "Logit Adjustment",
+        }.get(loss, f"linear + {loss}")
     return f"{clf} ({ev})"
 
 

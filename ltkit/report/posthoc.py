@@ -156,7 +156,9 @@ class CachedOutputs:
             raise ValueError(f"train_counts: must be 1-d, got shape {self.train_counts.shape}")
         c = len(self.train_counts)
         if n and (self.labels.min() < 0 or self.labels.max() >= c):
-            raise ValueError(f"labels: must lie in [0, {c}) for {c} classes, got [{self.labels.min()}, {self.labels.max()}]")
+            raise ValueError(
+                f"labels: must lie in [0, {c}) for {c} classes, got [{self.labels.min()}, {self.labels.max()}]"
+            )
         for name, lg in self.logits.items():
             if lg.shape != (n, c):
                 raise ValueError(f"logits_{name}: must be ({n}, {c}), got shape {lg.shape}")
@@ -175,8 +177,10 @@ class CachedOutputs:
 
     def __repr__(self) -> str:  # the default one would print every array
         n, d = self.features.shape
-        return (f"CachedOutputs(run_dir={str(self.run_dir)!r}, classifier={self.classifier!r}, N={n}, D={d}, "
-                f"C={self.num_classes}, logits={sorted(self.logits)}, class_means={self.class_means is not None})")
+        return (
+            f"CachedOutputs(run_dir={str(self.run_dir)!r}, classifier={self.classifier!r}, N={n}, D={d}, "
+            f"C={self.num_classes}, logits={sorted(self.logits)}, class_means={self.class_means is not None})"
+        )
 
 
 def load_outputs(run_dir: Union[str, Path]) -> CachedOutputs:
@@ -186,7 +190,8 @@ def load_outputs(run_dir: Union[str, Path]) -> CachedOutputs:
     if not npz.is_file():
         raise FileNotFoundError(
             f"{npz} does not exist: {OUTPUTS_NPZ} is written at the end of ltkit.run (after training and "
-            "evaluation), so this run is unfinished, failed, or is not a run folder")
+            "evaluation), so this run is unfinished, failed, or is not a run folder"
+        )
     if not rec.is_file():
         raise FileNotFoundError(f"{rec} does not exist: post-hoc analysis needs the run's parameters from {RUN_JSON}")
     with open(rec) as f:
@@ -197,10 +202,15 @@ def load_outputs(run_dir: Union[str, Path]) -> CachedOutputs:
     if missing:
         raise ValueError(f"{npz} lacks {', '.join(missing)}; it was not written by ltkit.run")
     return CachedOutputs(
-        features=arrays["features"], labels=arrays["labels"], weight=arrays["weight"],
-        mean_feature=arrays["mean_feature"], train_counts=arrays["train_counts"],
-        logits={k[len("logits_"):]: v for k, v in arrays.items() if k.startswith("logits_")},
-        class_means=arrays.get("class_means"), params=params, run_dir=run_dir,
+        features=arrays["features"],
+        labels=arrays["labels"],
+        weight=arrays["weight"],
+        mean_feature=arrays["mean_feature"],
+        train_counts=arrays["train_counts"],
+        logits={k[len("logits_") :]: v for k, v in arrays.items() if k.startswith("logits_")},
+        class_means=arrays.get("class_means"),
+        params=params,
+        run_dir=run_dir,
     )
 
 
@@ -227,8 +237,10 @@ def _grid(values: Optional[Iterable[float]], default: np.ndarray, name: str) -> 
 def _check_weight(out: CachedOutputs) -> None:
     expected = (out.num_classes, out.features.shape[1])
     if out.weight.shape != expected:
-        raise ValueError(f"weight: expected {expected} (C, D), got {out.weight.shape}; the run's classifier "
-                         f"{out.classifier!r} may have no weight matrix")
+        raise ValueError(
+            f"weight: expected {expected} (C, D), got {out.weight.shape}; the run's classifier "
+            f"{out.classifier!r} may have no weight matrix"
+        )
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -243,11 +255,13 @@ def _tde_kw(out: CachedOutputs) -> dict:
     if name not in TDE_CLASSIFIERS:
         raise ValueError(
             f"classifier {name!r} has no TDE logits; tde_alpha_sweep needs a run with classifier one of "
-            f"{TDE_CLASSIFIERS} (use tau_norm_sweep or logit_adjustment_sweep for other classifiers)")
+            f"{TDE_CLASSIFIERS} (use tau_norm_sweep or logit_adjustment_sweep for other classifiers)"
+        )
     p = out.params
     fixed_gamma = classifier_type(name).fixed_gamma is not None
     missing = [k for k in ("num_head", "tau") if p.get(k) is None] + (
-        ["gamma"] if not fixed_gamma and p.get("gamma") is None else [])
+        ["gamma"] if not fixed_gamma and p.get("gamma") is None else []
+    )
     if missing:
         raise ValueError(f"the run's params lack {', '.join(missing)}, needed for the {name} logits")
     return tde_settings(name, num_head=p["num_head"], tau=p["tau"], gamma=0.0 if fixed_gamma else p["gamma"])
@@ -300,8 +314,11 @@ def tau_norm_sweep(out: CachedOutputs, taus: Optional[Iterable[float]] = None) -
     """
     name = out.classifier
     if name not in LINEAR_CLASSIFIERS:
-        why = ("its weights are normalized inside the logits already, so rescaling them changes nothing"
-               if name in TDE_CLASSIFIERS else "it is not a linear classifier")
+        why = (
+            "its weights are normalized inside the logits already, so rescaling them changes nothing"
+            if name in TDE_CLASSIFIERS
+            else "it is not a linear classifier"
+        )
         raise ValueError(f"tau_norm_sweep needs a run with classifier one of {LINEAR_CLASSIFIERS}, not {name!r}: {why}")
     _check_weight(out)
     t = _grid(taus, DEFAULT_TAUS, "taus")
@@ -325,8 +342,10 @@ def _plain_logits(out: CachedOutputs) -> torch.Tensor:
         return x @ w.t()
     if out.classifier in TDE_CLASSIFIERS:
         return causal_norm_logits(x, w, **_tde_kw(out))
-    raise ValueError(f"the cached outputs have no logits_plain and the {out.classifier!r} logits cannot be rebuilt "
-                     "from the cached weight")
+    raise ValueError(
+        f"the cached outputs have no logits_plain and the {out.classifier!r} logits cannot be rebuilt "
+        "from the cached weight"
+    )
 
 
 def logit_adjustment_sweep(out: CachedOutputs, taus: Optional[Iterable[float]] = None) -> pd.DataFrame:
@@ -337,8 +356,10 @@ def logit_adjustment_sweep(out: CachedOutputs, taus: Optional[Iterable[float]] =
     """
     counts = out.train_counts
     if (counts <= 0).any():
-        raise ValueError(f"logit adjustment needs a positive train count for every class; classes "
-                         f"{np.flatnonzero(counts <= 0).tolist()} have none (log prior is -inf)")
+        raise ValueError(
+            f"logit adjustment needs a positive train count for every class; classes "
+            f"{np.flatnonzero(counts <= 0).tolist()} have none (log prior is -inf)"
+        )
     t = _grid(taus, DEFAULT_TAUS, "taus")
     with torch.no_grad():
         logits = _plain_logits(out).double()
@@ -353,8 +374,10 @@ def ncm(out: CachedOutputs) -> Dict[str, Optional[float]]:
     """Nearest-class-mean accuracy: argmax_i cos(x, class_means_i). ``shot_accuracy``'s dict."""
     if out.class_means is None:
         where = f" ({out.run_dir})" if out.run_dir is not None else ""
-        raise ValueError(f"this run{where} predates class-mean caching: its {OUTPUTS_NPZ} has no class_means; "
-                         "runs written by the current ltkit.run include them")
+        raise ValueError(
+            f"this run{where} predates class-mean caching: its {OUTPUTS_NPZ} has no class_means; "
+            "runs written by the current ltkit.run include them"
+        )
     m = out.class_means
     if m.shape != (out.num_classes, out.features.shape[1]):
         raise ValueError(f"class_means: expected ({out.num_classes}, {out.features.shape[1]}), got {m.shape}")

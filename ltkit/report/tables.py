@@ -33,8 +33,14 @@ TABLE_COLUMNS = {
     "table2": ["many", "medium", "few", "overall"],
     "table4": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
     "table5": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
-    "table3": ["cifar100_lt-r100", "cifar100_lt-r50", "cifar100_lt-r10",
-               "cifar10_lt-r100", "cifar10_lt-r50", "cifar10_lt-r10"],
+    "table3": [
+        "cifar100_lt-r100",
+        "cifar100_lt-r50",
+        "cifar100_lt-r10",
+        "cifar10_lt-r100",
+        "cifar10_lt-r50",
+        "cifar10_lt-r10",
+    ],
 }
 
 
@@ -43,8 +49,10 @@ def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
     source (proposed / paper / reimplemented / quoted), metric, value."""
     p = Path(path) if path is not None else PAPER_NUMBERS
     if not p.is_file():
-        raise FileNotFoundError(f"the paper's numbers are not at {p}; they ship inside the package as "
-                                "ltkit/paper/numbers.csv (reinstall ltkit, or pass path= to read another copy)")
+        raise FileNotFoundError(
+            f"the paper's numbers are not at {p}; they ship inside the package as "
+            "ltkit/paper/numbers.csv (reinstall ltkit, or pass path= to read another copy)"
+        )
     return pd.read_csv(p)
 
 
@@ -65,22 +73,35 @@ def _named(runs: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _compare_row(method: str, column: str, ours: pd.DataFrame, paper: pd.DataFrame, value: str = "overall",
-                 data: Union[str, None] = None) -> Dict[str, Any]:
+def _compare_row(
+    method: str,
+    column: str,
+    ours: pd.DataFrame,
+    paper: pd.DataFrame,
+    value: str = "overall",
+    data: Union[str, None] = None,
+) -> Dict[str, Any]:
     """One cell of a paper table: ltkit's runs ``ours`` (their ``value``: mean, std, n; all on the
     data labelled ``data``) beside the paper's row(s) ``paper``. ``mixed``: some run trained on more
     than one machine or precision (:func:`trained_on_several`)."""
     values = ours[value] if value in ours else pd.Series(dtype=float)
     mixed = bool(ours["mixed_machines"].fillna(False).astype(bool).any()) if "mixed_machines" in ours else False
-    return {"method": method, "data": data, "column": column, **_cell(values), "mixed": mixed,
-            "paper": paper.value.iloc[0] if len(paper) else None,
-            "source": paper.source.iloc[0] if len(paper) else "ltkit"}
+    return {
+        "method": method,
+        "data": data,
+        "column": column,
+        **_cell(values),
+        "mixed": mixed,
+        "paper": paper.value.iloc[0] if len(paper) else None,
+        "source": paper.source.iloc[0] if len(paper) else "ltkit",
+    }
 
 
 def _compare_frame(rows: List[Dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows).rename(columns={"mean": "ours_mean", "std": "ours_std"})
-    df["diff"] = [None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p
-                  for m, p in zip(df.ours_mean, df.paper)]
+    df["diff"] = [
+        None if (m is None or p is None or pd.isna(m) or pd.isna(p)) else m - p for m, p in zip(df.ours_mean, df.paper)
+    ]
     return df
 
 
@@ -123,10 +144,16 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     if table in ("table4", "table5"):
         return _compare_detection(ours, paper, table)
     if len(ours):  # the paper's schedule, and runs meant to reproduce it (not a gap analysis)
-        ours = ours[full_length(ours) & ours.get("study", pd.Series("reproduction", index=ours.index))
-                    .fillna("reproduction").eq("reproduction")]
+        ours = ours[
+            full_length(ours)
+            & ours.get("study", pd.Series("reproduction", index=ours.index)).fillna("reproduction").eq("reproduction")
+        ]
     if table == "table2":  # columns: shot groups of the ImageNet-LT runs
-        mine = ours[ours.get("dataset", pd.Series(dtype=str)).isin(dataset_names(paper_table=table))] if len(ours) else ours
+        mine = (
+            ours[ours.get("dataset", pd.Series(dtype=str)).isin(dataset_names(paper_table=table))]
+            if len(ours)
+            else ours
+        )
         cells = [(col, col, None) for col in TABLE_COLUMNS[table]]  # (column, value shown, benchmark)
     else:  # columns: benchmarks, overall accuracy
         mine = ours[ours.benchmark.isin(TABLE_COLUMNS[table])] if len(ours) else ours
@@ -134,7 +161,7 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     for method in dict.fromkeys(list(paper.method) + list(mine.get("method", []))):
         own = mine[mine.method == method] if len(mine) else mine
         # one row per data the method's runs trained on: runs on different data are never pooled
-        for data in (list(dict.fromkeys(own.data)) if len(own) else [None]):
+        for data in list(dict.fromkeys(own.data)) if len(own) else [None]:
             on_data = own[own.data == data] if len(own) else own
             for col, value, bench in cells:
                 sel = on_data[on_data.benchmark == bench] if bench and len(on_data) else on_data
@@ -143,8 +170,11 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     return _compare_frame(rows)
 
 
-_TABLE5_NAMES = {"De-confound": "De-confound (no TDE)", "De-confound-TDE": "De-confound-TDE, BG-exempted True",
-                 "De-confound-TDE, BG-exempted False": "De-confound-TDE, BG-exempted False"}
+_TABLE5_NAMES = {
+    "De-confound": "De-confound (no TDE)",
+    "De-confound-TDE": "De-confound-TDE, BG-exempted True",
+    "De-confound-TDE, BG-exempted False": "De-confound-TDE, BG-exempted False",
+}
 
 
 def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -163,8 +193,12 @@ def _compare_detection(ours: pd.DataFrame, paper: pd.DataFrame, table: str) -> p
     def label(method, bench):
         return method if table == "table5" else f"{method} ({bench.replace('lvis_', '')})"
 
-    keys = list(dict.fromkeys([(m, b) for m, b in zip(paper.method, paper.benchmark)]
-                              + ([(m, b) for m, b in zip(ours.method, ours.benchmark)] if len(ours) else [])))
+    keys = list(
+        dict.fromkeys(
+            [(m, b) for m, b in zip(paper.method, paper.benchmark)]
+            + ([(m, b) for m, b in zip(ours.method, ours.benchmark)] if len(ours) else [])
+        )
+    )
     rows = []
     for method, bench in keys:
         for col in cols:
@@ -186,7 +220,11 @@ def _fmt_cell(r) -> str:
     if r.n == 0 or r.ours_mean is None or pd.isna(r.ours_mean):
         ours = "-"
     else:
-        ours = f"{r.ours_mean:.1f}" + (f" ± {r.ours_std:.1f}" if r.ours_std is not None and not pd.isna(r.ours_std) else "") + f" (n={r.n})"
+        ours = (
+            f"{r.ours_mean:.1f}"
+            + (f" ± {r.ours_std:.1f}" if r.ours_std is not None and not pd.isna(r.ours_std) else "")
+            + f" (n={r.n})"
+        )
         if getattr(r, "mixed", False) is True:
             ours += "†"
     paper = "-" if r.paper is None or pd.isna(r.paper) else f"{r.paper:.1f}"
@@ -232,9 +270,16 @@ def table_markdown(cmp: pd.DataFrame, title: str = "") -> str:
     for label, g in _table_rows(cmp):
         cells = {r.column: _fmt_cell(r) for r in g.itertuples()}
         lines.append(f"| {label} | " + " | ".join(cells[c] for c in cols) + " |")
-    lines += ["", " ".join(["Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
-                            "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."]
-                           + _table_notes(cmp))]
+    lines += [
+        "",
+        " ".join(
+            [
+                "Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
+                "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."
+            ]
+            + _table_notes(cmp)
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -245,11 +290,23 @@ def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
     def esc(s: str) -> str:
         return s.replace("_", r"\_").replace("%", r"\%")
 
-    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(cols) + "}", r"\toprule",
-             "Method & " + " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{l" + "c" * len(cols) + "}",
+        r"\toprule",
+        "Method & " + " & ".join(esc(c) for c in cols) + r" \\",
+        r"\midrule",
+    ]
     for label, g in _table_rows(cmp):
-        cells = {r.column: esc(_fmt_cell(r)).replace("±", r"$\pm$").replace("^q", r"$^q$").replace("^r", r"$^r$")
-                 .replace("†", r"$^\dagger$") for r in g.itertuples()}
+        cells = {
+            r.column: esc(_fmt_cell(r))
+            .replace("±", r"$\pm$")
+            .replace("^q", r"$^q$")
+            .replace("^r", r"$^r$")
+            .replace("†", r"$^\dagger$")
+            for r in g.itertuples()
+        }
         lines.append(esc(label) + " & " + " & ".join(cells[c] for c in cols) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     caption = " ".join([caption] + _table_notes(cmp)).strip()
@@ -282,8 +339,7 @@ def shown_method(df: pd.DataFrame) -> pd.Series:
     data = df["data"].fillna(NO_DATA_BLOCK) if "data" in df else pd.Series(NO_DATA_BLOCK, index=df.index)
     study = df["study"].fillna("reproduction") if "study" in df else pd.Series("reproduction", index=df.index)
     kinds = (data + "|" + study).groupby(df["benchmark"]).transform("nunique")
-    extra = [f" ({d}{', analysis' if s == 'analysis' else ''})" if k > 1 else ""
-             for d, s, k in zip(data, study, kinds)]
+    extra = [f" ({d}{', analysis' if s == 'analysis' else ''})" if k > 1 else "" for d, s, k in zip(data, study, kinds)]
     return df["method"].astype(str) + pd.Series(extra, index=df.index)
 
 
@@ -302,7 +358,9 @@ def _mean_pm_std(m, s) -> str:
     return f"{m:.1f}" + ("" if s is None or pd.isna(s) else f" ± {s:.1f}")
 
 
-def detection_summary_markdown(summary: pd.DataFrame, columns=("AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox")) -> str:
+def detection_summary_markdown(
+    summary: pd.DataFrame, columns=("AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox")
+) -> str:
     """Render ``detection_summary_table`` as markdown (mask AP unless APbbox; percent)."""
     f = _mean_pm_std
     lines = ["| LVIS | detector | method | n | " + " | ".join(columns) + " |", "|---" * (4 + len(columns)) + "|"]
@@ -318,6 +376,7 @@ def summary_table_markdown(summary: pd.DataFrame) -> str:
     lines = ["| benchmark | data | study | method | n | many | medium | few | overall |", "|---" * 9 + "|"]
     for r in summary.to_dict("records"):
         cells = [f(r[c], r[f"{c}_std"]) for c in ("many", "medium", "few", "overall")]
-        lines.append(f"| {r['benchmark']} | {r['data']} | {r['study']} | {r['method']} | {r['n']} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['benchmark']} | {r['data']} | {r['study']} | {r['method']} | {r['n']} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)

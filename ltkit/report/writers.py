@@ -45,8 +45,10 @@ from .tables import (
 __all__ = ["write_tables", "write_figures", "write_posthoc", "per_class_of_runs"]
 
 
-def write_tables(results_dir: Union[str, os.PathLike] = "results/reproductions", output_dir: Union[str, os.PathLike] = "results/tables"
-                 ) -> Dict[str, Path]:
+def write_tables(
+    results_dir: Union[str, os.PathLike] = "results/reproductions",
+    output_dir: Union[str, os.PathLike] = "results/tables",
+) -> Dict[str, Path]:
     """Regenerate the tables from every complete run under ``results_dir``.
 
     Writes ``summary.md`` / ``summary.csv`` (classification runs), ``lvis_summary.md`` /
@@ -64,11 +66,13 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results/reproductions",
     lvis = detection_summary_table(runs)
     written["lvis_summary.md"] = write_text(out / "lvis_summary.md", detection_summary_markdown(lvis) + "\n")
     written["lvis_summary.csv"] = write_csv(out / "lvis_summary.csv", lvis)
-    titles = {"table2": "Table 2: ImageNet-LT, ResNeXt-50, top-1 by shot group",
-              "table3": "Table 3: CIFAR-LT, ResNet-32, top-1",
-              "table4": "Table 4: LVIS val, HTC without semantic (the paper's Cascade Mask R-CNN) R101-FPN; "
-                        "mask AP, APbbox = box AP",
-              "table5": "Table 5: background-exempted inference, LVIS v0.5, same detector"}
+    titles = {
+        "table2": "Table 2: ImageNet-LT, ResNeXt-50, top-1 by shot group",
+        "table3": "Table 3: CIFAR-LT, ResNet-32, top-1",
+        "table4": "Table 4: LVIS val, HTC without semantic (the paper's Cascade Mask R-CNN) R101-FPN; "
+        "mask AP, APbbox = box AP",
+        "table5": "Table 5: background-exempted inference, LVIS v0.5, same detector",
+    }
     for table, title in titles.items():
         cmp = compare_table(runs, table)
         written[f"{table}.md"] = write_text(out / f"{table}.md", table_markdown(cmp, title) + "\n")
@@ -77,7 +81,9 @@ def write_tables(results_dir: Union[str, os.PathLike] = "results/reproductions",
         if table == "table3":  # the README's block: the CIFAR-10-LT columns, the methods ltkit ran
             half = measured_rows(cmp, [c for c in TABLE_COLUMNS[table] if c.startswith("cifar10_lt")])
             written["table3_cifar10.md"] = write_text(
-                out / "table3_cifar10.md", table_markdown(half, "Table 3, CIFAR-10-LT: the methods ltkit has runs for") + "\n")
+                out / "table3_cifar10.md",
+                table_markdown(half, "Table 3, CIFAR-10-LT: the methods ltkit has runs for") + "\n",
+            )
     return written
 
 
@@ -106,8 +112,13 @@ def write_figures(results_dir="results/reproductions", output_dir="results/figur
     runs["method"] = shown_method(runs)
     for (bench, fw), g in lvis.groupby(["benchmark", "framework"]):
         fig, ax = figures.figure(figsize=(8, 4))
-        figures.shot_bars(g, ax=ax, groups=figures.LVIS_GROUPS, ylabel="AP (%)",
-                        title=f"{bench}, {fw}: AP by class frequency (mean over runs)")
+        figures.shot_bars(
+            g,
+            ax=ax,
+            groups=figures.LVIS_GROUPS,
+            ylabel="AP (%)",
+            title=f"{bench}, {fw}: AP by class frequency (mean over runs)",
+        )
         written[f"{bench}_{fw}_ap.png"] = figures.save(fig, out / f"{bench}_{fw}_ap.png", pdf=pdf)
     for bench, g in summary.groupby("benchmark"):
         fig, ax = figures.figure(figsize=(8, 4))
@@ -137,21 +148,30 @@ def write_figures(results_dir="results/reproductions", output_dir="results/figur
             for d, ax in zip(outputs, axes[0]):
                 cached = posthoc.load_outputs(d)
                 sweep = posthoc.tde_alpha_sweep(cached)
-                figures.alpha_sweep(sweep, ax=ax, suggested=sweep.attrs.get("suggested_alpha"),
-                                  used=tde_runs[tde_runs.run_dir == str(d)].alpha.iloc[0])
+                figures.alpha_sweep(
+                    sweep,
+                    ax=ax,
+                    suggested=sweep.attrs.get("suggested_alpha"),
+                    used=tde_runs[tde_runs.run_dir == str(d)].alpha.iloc[0],
+                )
                 with figures.style():
                     ax.set_title(d.name, fontsize=10)
-                cos = head_cosines(torch.as_tensor(np.asarray(cached.features)),
-                                   torch.as_tensor(np.asarray(cached.mean_feature)),
-                                   num_head=int(cached.params.get("num_head", 2)))
+                cos = head_cosines(
+                    torch.as_tensor(np.asarray(cached.features)),
+                    torch.as_tensor(np.asarray(cached.mean_feature)),
+                    num_head=int(cached.params.get("num_head", 2)),
+                )
                 cos_rows.append(pd.DataFrame({"cosine": cos.flatten().numpy(), "run": d.name}))
             with figures.style():
                 fig.suptitle(f"{bench}: TDE alpha sweep (test set; for analysis, not selection)")
                 fig.tight_layout()
             written[f"{bench}_alpha_sweep.png"] = figures.save(fig, out / f"{bench}_alpha_sweep.png", pdf=pdf)
             fig, ax = figures.figure(figsize=(8, 4))
-            figures.cosine_histogram(pd.concat(cos_rows), ax=ax,
-                                   title=f"{bench}: cosine of test features to the moving-average feature (per head)")
+            figures.cosine_histogram(
+                pd.concat(cos_rows),
+                ax=ax,
+                title=f"{bench}: cosine of test features to the moving-average feature (per head)",
+            )
             written[f"{bench}_cosine.png"] = figures.save(fig, out / f"{bench}_cosine.png", pdf=pdf)
     return written
 
@@ -174,8 +194,10 @@ def per_class_of_runs(runs: Dict[str, Union[str, os.PathLike]]) -> Dict[str, pd.
     for label in labels[1:]:
         a, b = out[labels[0]], out[label]
         if a[["class", "train_count"]].values.tolist() != b[["class", "train_count"]].values.tolist():
-            raise ValueError(f"{label!r} and {labels[0]!r} trained on different class counts: "
-                             f"{b.train_count.tolist()} vs {a.train_count.tolist()}")
+            raise ValueError(
+                f"{label!r} and {labels[0]!r} trained on different class counts: "
+                f"{b.train_count.tolist()} vs {a.train_count.tolist()}"
+            )
     return out
 
 

@@ -38,15 +38,15 @@ class RunFolderLocked(RuntimeError):
         who = describe_holder(self.holder)
         super().__init__(
             f"run folder {folder} is in use by {who}; two processes must not write one run. Wait for it to "
-            f"finish (python -m ltkit status {folder}), stop it, or use another output folder")
+            f"finish (python -m ltkit status {folder}), stop it, or use another output folder"
+        )
 
 
 def describe_holder(info: Dict[str, Any]) -> str:
     if not info:
         return "another process (it has not said which yet)"
     cmd = info.get("command", "")
-    return (f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
-            + (f" ({cmd})" if cmd else ""))
+    return f"pid {info.get('pid')} on {info.get('host')} since {info.get('since')}" + (f" ({cmd})" if cmd else "")
 
 
 def _key(folder: PathLike) -> str:
@@ -55,9 +55,12 @@ def _key(folder: PathLike) -> str:
 
 def _write_holder(fd: int) -> None:
     """Write who holds the lock into the lock file, for the error another process shows."""
-    info = {"host": socket.gethostname(), "pid": os.getpid(),
-            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] if sys.argv else ""}
+    info = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] if sys.argv else "",
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
 
@@ -65,8 +68,9 @@ def _write_holder(fd: int) -> None:
 def _lock(folder: Path, timeout: float, *, name_holder: bool = True):
     from filelock import FileLock
 
-    return FileLock(folder / LOCK_FILE, timeout=timeout, thread_local=False,
-                    on_acquired=_write_holder if name_holder else None)
+    return FileLock(
+        folder / LOCK_FILE, timeout=timeout, thread_local=False, on_acquired=_write_holder if name_holder else None
+    )
 
 
 def holder(folder: PathLike) -> Optional[Dict[str, Any]]:

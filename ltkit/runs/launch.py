@@ -30,8 +30,16 @@ def check_gpus(gpus: int) -> None:
         raise ValueError(f"gpus: {gpus} requested, {torch.cuda.device_count()} CUDA device(s) visible")
 
 
-def run_in_folder(folder: PathLike, *, gpus: int, here: Callable[[], T], command: Callable[[], List[str]],
-                  relaunched: Callable[[], T], cuda: bool = True, log: Callable[[str], None] = print) -> T:
+def run_in_folder(
+    folder: PathLike,
+    *,
+    gpus: int,
+    here: Callable[[], T],
+    command: Callable[[], List[str]],
+    relaunched: Callable[[], T],
+    cuda: bool = True,
+    log: Callable[[str], None] = print,
+) -> T:
     """Run ``here()`` as the one process tree of ``folder``.
 
     With ``gpus > 1`` outside torchrun, ``command()`` (a torchrun command line) runs instead, under

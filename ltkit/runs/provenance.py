@@ -40,8 +40,13 @@ def git_state(path: Union[str, Path, None] = None) -> Dict[str, Any]:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                                capture_output=True, text=True, timeout=5)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
         return {"commit": sha.stdout.strip(), "dirty": any(not p.startswith(RECORD_DIRS) for p in changed)}
     except (OSError, subprocess.SubprocessError):
@@ -83,8 +88,9 @@ def header_lines(command: Optional[str] = None) -> List[str]:
     return lines
 
 
-def write_record(path: Union[str, Path], body: str, *, command: Optional[str] = None,
-                 header: Optional[List[str]] = None) -> Path:
+def write_record(
+    path: Union[str, Path], body: str, *, command: Optional[str] = None, header: Optional[List[str]] = None
+) -> Path:
     """Write a benchmark record atomically: the provenance header (``header``, else taken now),
     then ``body`` (the table the script printed). Returns the path."""
     from ..utils import write_text

@@ -54,14 +54,16 @@ def _check_resumable(cfg: RunConfig, run_dir: Path) -> None:
         if diff:
             raise ValueError(
                 f"output_dir: {run_dir} holds the complete record of a run with other training parameters "
-                f"({_describe(diff)}); nothing was written. Use another output_dir for this run")
+                f"({_describe(diff)}); nothing was written. Use another output_dir for this run"
+            )
         other = cfg.differences(saved, ignore=cfg.execution_fields())
         raise ValueError(
             f"output_dir: {run_dir} holds a complete record without its checkpoint, and this config differs in "
             f"evaluation settings ({_describe(other)}); nothing was written. Re-evaluating needs the trained model: "
             f"put the run's {CHECKPOINT} (on the machine that trained it; records are committed without it) "
             f"into {run_dir}, or sweep the setting without a model with ltkit.report.posthoc (notebooks/posthoc.ipynb) "
-            f"on the run's outputs.npz")
+            f"on the run's outputs.npz"
+        )
     saved = found[0].get("config", {})
     diff = cfg.training_differences(saved)
     if diff:
@@ -81,18 +83,26 @@ def _check_same_data(run_dir: Path, block: Dict[str, Any]) -> None:
         raise ValueError(
             f"data_root: {run_dir} started on other data ({before.get('content')}, {before['fingerprint']} from "
             f"{before.get('root')}) than {block.get('root')} holds ({block.get('content')}, {block.get('fingerprint')}); "
-            "point data_root at the data it started on, or use another output_dir")
+            "point data_root at the data it started on, or use another output_dir"
+        )
 
 
 def accuracy_on_test(model, data, device: torch.device, cfg: RunConfig) -> Dict[str, float]:
     """Overall test accuracy of the model as it is now: {"test_plain": ..., "test_tde": ...} (TDE
     where the classifier has it and alpha is a number). For ``test_every``: analysis only."""
-    features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
-                                        num_workers=cfg.num_workers, amp=cfg.amp)
+    features, labels = extract_features(
+        model, data.test, device, batch_size=cfg.eval_batch_size, num_workers=cfg.num_workers, amp=cfg.amp
+    )
     numeric = isinstance(cfg.alpha, (int, float))
     mean_feature = model.moving_average.mean.detach().cpu() if numeric else None
-    metrics, _ = evaluate_features(model.classifier, features, labels, data.train_counts,
-                                   mean_feature=mean_feature, alpha=cfg.alpha if numeric else None)
+    metrics, _ = evaluate_features(
+        model.classifier,
+        features,
+        labels,
+        data.train_counts,
+        mean_feature=mean_feature,
+        alpha=cfg.alpha if numeric else None,
+    )
     return {f"test_{name}": m["overall"] for name, m in metrics.items() if name in ("plain", "tde")}
 
 
@@ -114,8 +124,9 @@ def train_class_means(model, data, device, cfg: RunConfig) -> torch.Tensor:
     if not isinstance(split, TensorImages):  # file-backed: evaluate with the test-time transform
         split = copy.copy(split)
         split.transform = imagenet_test_transform()
-    feats, labels = extract_features(model, split, device, batch_size=cfg.eval_batch_size,
-                                     num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
+    feats, labels = extract_features(
+        model, split, device, batch_size=cfg.eval_batch_size, num_workers=cfg.num_workers, amp=cfg.amp, progress=False
+    )
     sums = torch.zeros(data.num_classes, feats.shape[1], dtype=feats.dtype).index_add_(0, labels, feats)
     return sums / torch.bincount(labels, minlength=data.num_classes).clamp_min(1)[:, None]
 
@@ -131,11 +142,23 @@ def choose_alpha_on_val(model, data, device, cfg: RunConfig, mean_feature: torch
         return None, None
     if data.val is None:
         raise ValueError(f"alpha: 'val' needs a validation split, and the loaded {data.name} has none")
-    feats, labels = extract_features(model, data.val, device, batch_size=cfg.eval_batch_size,
-                                     num_workers=cfg.num_workers, amp=cfg.amp, progress=False)
+    feats, labels = extract_features(
+        model,
+        data.val,
+        device,
+        batch_size=cfg.eval_batch_size,
+        num_workers=cfg.num_workers,
+        amp=cfg.amp,
+        progress=False,
+    )
     chosen, sweep = select_alpha(model.classifier, feats, labels, data.train_counts, mean_feature=mean_feature)
-    return chosen, {"split": "val", "images": int(len(labels)), "criterion": VAL_CRITERION, "alpha": chosen,
-                    "sweep": sweep}
+    return chosen, {
+        "split": "val",
+        "images": int(len(labels)),
+        "criterion": VAL_CRITERION,
+        "alpha": chosen,
+        "sweep": sweep,
+    }
 
 
 def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
@@ -154,9 +177,15 @@ def run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Path:
         return run_dir
     if is_complete(run_dir) and not (run_dir / CHECKPOINT).exists():
         _check_resumable(cfg, run_dir)  # a committed record: refused before even the lock file is made
-    return run_in_folder(run_dir, gpus=cfg.gpus, here=lambda: _run(cfg, run_dir, log),
-                         command=lambda: distributed.torchrun_command(cfg), relaunched=lambda: run_dir,
-                         cuda=resolve_device(cfg.device).type == "cuda", log=log)
+    return run_in_folder(
+        run_dir,
+        gpus=cfg.gpus,
+        here=lambda: _run(cfg, run_dir, log),
+        command=lambda: distributed.torchrun_command(cfg),
+        relaunched=lambda: run_dir,
+        cuda=resolve_device(cfg.device).type == "cuda",
+        log=log,
+    )
 
 
 def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
@@ -191,10 +220,14 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
     if main:
         write_run_json(run_dir, record)
     log = log if main else (lambda *_: None)
-    log(f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
-        f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}")
+    log(
+        f"{cfg.run_name}: {len(data.train)} train / {len(data.test)} test images, {data.num_classes} classes, "
+        f"{cfg.epochs} epochs on {device} in {used} -> {run_dir}"
+    )
     if record["data"]:
-        log(f"data: {record['data']['content']} ({record['data']['fingerprint'][:19]}...) from {record['data']['root']}")
+        log(
+            f"data: {record['data']['content']} ({record['data']['fingerprint'][:19]}...) from {record['data']['root']}"
+        )
 
     def epoch_metrics(epoch):  # saved in the epoch's own checkpoint: a stop never leaves a gap
         if cfg.test_every and (epoch % cfg.test_every == 0 or epoch == cfg.epochs):
@@ -223,8 +256,15 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
         return run_dir
 
     t_eval = time.perf_counter()
-    features, labels = extract_features(model, data.test, device, batch_size=cfg.eval_batch_size,
-                                        num_workers=cfg.num_workers, amp=cfg.amp, progress=cfg.progress)
+    features, labels = extract_features(
+        model,
+        data.test,
+        device,
+        batch_size=cfg.eval_batch_size,
+        num_workers=cfg.num_workers,
+        amp=cfg.amp,
+        progress=cfg.progress,
+    )
     counts = data.train_counts
     mean_feature = model.moving_average.mean.detach().cpu()
     alpha, selection = cfg.alpha, None
@@ -234,42 +274,60 @@ def _run(cfg: RunConfig, run_dir: Path, log: Callable[[str], None]) -> Path:
         write_csv(run_dir / VAL_SWEEP_CSV, pd.DataFrame(selection["sweep"]))
     else:  # re-evaluated with another alpha: a sweep left from an earlier alpha="val" no longer applies
         (run_dir / VAL_SWEEP_CSV).unlink(missing_ok=True)
-    metrics, logits = evaluate_features(model.classifier, features, labels, counts, mean_feature=mean_feature,
-                                        alpha=alpha, alpha_source="val" if selection else None)
+    metrics, logits = evaluate_features(
+        model.classifier,
+        features,
+        labels,
+        counts,
+        mean_feature=mean_feature,
+        alpha=alpha,
+        alpha_source="val" if selection else None,
+    )
     class_means = train_class_means(model, data, device, cfg)
     eval_s = time.perf_counter() - t_eval
 
     hist = pd.DataFrame(history)
     write_csv(run_dir / "history.csv", hist)
-    per_class = pd.DataFrame({"class": np.arange(data.num_classes), "train_count": counts,
-                              "group": shot_groups(counts)})
+    per_class = pd.DataFrame(
+        {"class": np.arange(data.num_classes), "train_count": counts, "group": shot_groups(counts)}
+    )
     if getattr(data.test, "class_names", None):
         per_class.insert(1, "name", data.test.class_names)
     for name, lg in logits.items():
         per_class[f"acc_{name}"] = per_class_accuracy(lg.argmax(1), labels.numpy(), data.num_classes)
     write_csv(run_dir / "per_class.csv", per_class)
     weight = getattr(model.classifier, "weight", None)
-    write_npz(run_dir / "outputs.npz", features=features.numpy(), labels=labels.numpy(),
-              weight=(weight.detach().float().cpu().numpy() if weight is not None else np.zeros((0,))),
-              mean_feature=mean_feature.numpy(), train_counts=np.asarray(counts), class_means=class_means.numpy(),
-              **{f"logits_{k}": v for k, v in logits.items()})
+    write_npz(
+        run_dir / "outputs.npz",
+        features=features.numpy(),
+        labels=labels.numpy(),
+        weight=(weight.detach().float().cpu().numpy() if weight is not None else np.zeros((0,))),
+        mean_feature=mean_feature.numpy(),
+        train_counts=np.asarray(counts),
+        class_means=class_means.numpy(),
+        **{f"logits_{k}": v for k, v in logits.items()},
+    )
 
-    record.update({
-        "status": "complete",
-        "precision": "+".join(dict.fromkeys(str(h.get("precision", used)) for h in history)) or used,
-        # every device the epochs ran on (a run resumed on another machine names both)
-        "devices": "+".join(dict.fromkeys(str(h["device_name"]) for h in history if h.get("device_name"))),
-        "progress": progress(history, cfg.epochs),
-        "timings": {
-            # train_s sums the epochs' times over every call (a resumed run included)
-            "train_s": round(float(sum(h["time_s"] for h in history)), 3),
-            "train_s_this_call": round(train_s, 3),
-            "eval_s": round(eval_s, 3),
-            "total_s_this_call": round(time.perf_counter() - t_start, 3),
-            "train_images_per_s": round(float(np.mean([h["images_per_s"] for h in history])), 1) if history else None,
-        },
-        "metrics": metrics,
-    })
+    record.update(
+        {
+            "status": "complete",
+            "precision": "+".join(dict.fromkeys(str(h.get("precision", used)) for h in history)) or used,
+            # every device the epochs ran on (a run resumed on another machine names both)
+            "devices": "+".join(dict.fromkeys(str(h["device_name"]) for h in history if h.get("device_name"))),
+            "progress": progress(history, cfg.epochs),
+            "timings": {
+                # train_s sums the epochs' times over every call (a resumed run included)
+                "train_s": round(float(sum(h["time_s"] for h in history)), 3),
+                "train_s_this_call": round(train_s, 3),
+                "eval_s": round(eval_s, 3),
+                "total_s_this_call": round(time.perf_counter() - t_start, 3),
+                "train_images_per_s": round(float(np.mean([h["images_per_s"] for h in history])), 1)
+                if history
+                else None,
+            },
+            "metrics": metrics,
+        }
+    )
     if selection is not None:
         record["alpha_selection"] = selection
     write_run_json(run_dir, record)
@@ -286,7 +344,8 @@ def progress(history, epochs: int) -> Dict[str, Any]:
     per_epoch = float(np.median([h["time_s"] for h in history[-5:]])) if history else None
     done = int(last.get("epoch", 0))
     return {
-        "epoch": done, "epochs": int(epochs),
+        "epoch": done,
+        "epochs": int(epochs),
         "loss": round(float(last["loss"]), 5) if history else None,
         "train_acc": round(float(last["train_acc"]), 3) if history else None,
         "images_per_s": round(float(np.mean(recent)), 1) if recent else None,
@@ -298,6 +357,7 @@ def progress(history, epochs: int) -> Dict[str, Any]:
 
 def format_metrics(metrics: Dict[str, dict], title: str = "") -> str:
     """A small fixed-width table of many/medium/few/overall per evaluation."""
+
     def f(v):
         return "   -  " if v is None else f"{v:6.2f}"
 

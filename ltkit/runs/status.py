@@ -54,13 +54,20 @@ def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
         timings = rec.get("timings", {})
         if state == "complete" and not prog:  # a record from before progress was written
             prog = {"epoch": epochs, "images_per_s": timings.get("train_images_per_s")}
-        row.update(state=state, epoch=prog.get("epoch", 0), epochs=epochs, loss=prog.get("loss"),
-                   images_per_s=prog.get("images_per_s"),
-                   eta_s=prog.get("eta_s") if state in ("running", "running?") else (0.0 if state == "complete" else None),
-                   precision=rec.get("precision"), updated=prog.get("updated"))
+        row.update(
+            state=state,
+            epoch=prog.get("epoch", 0),
+            epochs=epochs,
+            loss=prog.get("loss"),
+            images_per_s=prog.get("images_per_s"),
+            eta_s=prog.get("eta_s") if state in ("running", "running?") else (0.0 if state == "complete" else None),
+            precision=rec.get("precision"),
+            updated=prog.get("updated"),
+        )
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "state", "epoch", "epochs", "loss", "images_per_s", "eta_s",
-                                       "precision", "updated"])
+    return pd.DataFrame(
+        rows, columns=["run", "state", "epoch", "epochs", "loss", "images_per_s", "eta_s", "precision", "updated"]
+    )
 
 
 def format_status(status: pd.DataFrame) -> str:
@@ -81,6 +88,8 @@ def format_status(status: pd.DataFrame) -> str:
     lines = [f"{'run':<{width}}  {'state':<10} {'epoch':>9} {'loss':>8} {'img/s':>7} {'left':>7}  precision"]
     for r in status.itertuples():
         epoch = f"{num(r.epoch, '.0f')}/{num(r.epochs, '.0f')}"
-        lines.append(f"{r.run:<{width}}  {r.state:<10} {epoch:>9} {num(r.loss, '.4f'):>8} "
-                     f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {r.precision or '-'}")
+        lines.append(
+            f"{r.run:<{width}}  {r.state:<10} {epoch:>9} {num(r.loss, '.4f'):>8} "
+            f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {r.precision or '-'}"
+        )
     return "\n".join(lines)

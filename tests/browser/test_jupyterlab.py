@@ -40,9 +40,19 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     port, token = _free_port(), secrets.token_hex(16)
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabServerApp.open_browser=False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=",
+        "--LabServerApp.open_browser=False",
+    ]
     if os.getuid() == 0:
         cmd.append("--allow-root")  # CI machines and containers run as root
     log = open(root / "jupyterlab.log", "w")
@@ -70,8 +80,9 @@ def lab(tmp_path_factory):
 def page(lab):
     assert CHROMIUM, "no chromium on PATH: tools/install/install_browser.sh installs Debian's package"
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         yield pg
         browser.close()
@@ -100,7 +111,8 @@ def test_quickstart_runs_in_jupyterlab(lab, page):
     # the kernel the notebook asks for, registered by `make install`, started and idle
     playwright.expect(panel.locator(".jp-KernelName")).to_have_text("Python (ltkit)", timeout=60_000)
     playwright.expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
-        "data-status", "idle", timeout=START_S * 1000)
+        "data-status", "idle", timeout=START_S * 1000
+    )
 
     # the parameters cell, as a person would set it: 2 epochs instead of the presets' 40
     params = _cell(page, 1)

@@ -52,8 +52,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASETS = {"cifar10": ("CIFAR10_LT", "cifar-10-batches-py"), "cifar100": ("CIFAR100_LT", "cifar-100-python")}
-REQUIRED = ("main.py", "run_networks.py", "utils.py", "data/dataloader.py", "data/ImbalanceCIFAR.py",
-            "models/ResNet32Feature.py", "models/CausalNormClassifier.py", "loss/SoftmaxLoss.py")
+REQUIRED = (
+    "main.py",
+    "run_networks.py",
+    "utils.py",
+    "data/dataloader.py",
+    "data/ImbalanceCIFAR.py",
+    "models/ResNet32Feature.py",
+    "models/CausalNormClassifier.py",
+    "loss/SoftmaxLoss.py",
+)
 
 
 def fingerprint(paths) -> str:
@@ -90,8 +98,9 @@ def child(spec_path: str) -> None:
     torch.load = lambda f, *a, **k: torch_load(f, *a, **{"weights_only": False, **k})
     torchvision.datasets.cifar.check_integrity = lambda fpath, md5=None: os.path.isfile(fpath)
 
-    from data import dataloader  # theirs (cwd = their classification/ folder)
     import run_networks
+
+    from data import dataloader  # theirs (cwd = their classification/ folder)
 
     load_data = dataloader.load_data
     dataloader.load_data = lambda *a, **k: load_data(*a, **{**k, "data_root": spec["data"]})
@@ -110,9 +119,13 @@ def child(spec_path: str) -> None:
     ns = runpy.run_path("main.py", run_name="__main__")
     if spec.get("result"):
         m = ns["training_model"]
-        out = {"overall": float(m.eval_acc_mic_top1), "many": float(m.many_acc_top1),
-               "medium": float(m.median_acc_top1), "few": float(m.low_acc_top1),
-               "per_class": [float(a) for a in m.cls_accs]}
+        out = {
+            "overall": float(m.eval_acc_mic_top1),
+            "many": float(m.many_acc_top1),
+            "medium": float(m.median_acc_top1),
+            "few": float(m.low_acc_top1),
+            "per_class": [float(a) for a in m.cls_accs],
+        }
         Path(spec["result"]).write_text(json.dumps(out))
 
 
@@ -122,8 +135,10 @@ def run_child(spec: dict, spec_path: Path, log_path: Path) -> None:
     spec_path.write_text(json.dumps(spec, indent=1))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "a") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                      text=True, env=env) as proc:
+    with (
+        open(log_path, "a") as log,
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc,
+    ):
         for line in proc.stdout:
             log.write(line)
             log.flush()
@@ -162,23 +177,31 @@ def best_epoch(acc_csv: Path):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--code", required=True, help="the authors' classification/ folder")
-    ap.add_argument("--data", required=True, help="the CIFAR data root (holding cifar-10-batches-py/ or cifar-100-python/)")
+    ap.add_argument(
+        "--data", required=True, help="the CIFAR data root (holding cifar-10-batches-py/ or cifar-100-python/)"
+    )
     ap.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")
     ap.add_argument("--ratio", type=float, choices=[100, 50, 10], default=100, help="imbalance ratio")
     ap.add_argument("--seed", type=int, default=1, help=">= 1: passed to their --seed, and seeds NumPy")
     ap.add_argument("--out", required=True, help="output folder (record.txt, their logs and checkpoints)")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: their config's)")
-    ap.add_argument("--epochs", type=int, default=None, help="epochs (default: their config's 200; fewer for a smoke run)")
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="epochs (default: their config's 200; fewer for a smoke run)"
+    )
     ap.add_argument("--skip-val", action="store_true", help="skip their per-epoch pass over the test set")
-    ap.add_argument("--code-label", default="", help="where the code came from, e.g. owner/repo@commit (recorded as given)")
+    ap.add_argument(
+        "--code-label", default="", help="where the code came from, e.g. owner/repo@commit (recorded as given)"
+    )
     ap.add_argument("--record", default=None, help="record path (default OUT/record.txt)")
     args = ap.parse_args(argv)
 
     code, data, out = Path(args.code).resolve(), Path(args.data).resolve(), Path(args.out).resolve()
     missing = [f for f in REQUIRED if not (code / f).is_file()]
     if missing:
-        ap.error(f"{code} is not the authors' classification/ folder (missing {', '.join(missing)}); get it with "
-                 "git clone https://github.com/KaihuaTang/Long-Tailed-Recognition.pytorch")
+        ap.error(
+            f"{code} is not the authors' classification/ folder (missing {', '.join(missing)}); get it with "
+            "git clone https://github.com/KaihuaTang/Long-Tailed-Recognition.pytorch"
+        )
     dataset, folder = DATASETS[args.dataset]
     if not (data / folder).is_dir():
         ap.error(f"{data} holds no {folder}/; see data/README.md")
@@ -193,8 +216,8 @@ def main(argv=None) -> int:
     if not cfg_src.is_file():
         ap.error(f"no {cfg_src}")
 
-    from ltkit.runs.provenance import Report
     from ltkit.runs.folder import hold
+    from ltkit.runs.provenance import Report
 
     report = Report()  # provenance taken before anything runs
     with hold(out):
@@ -202,45 +225,76 @@ def main(argv=None) -> int:
             ap.error(f"{out} already holds a run; their code cannot resume: choose a new --out")
         log_dir, log = out / "authors_log", out / "console.log"
         log_dir.mkdir(parents=True)
-        cfg = write_config(cfg_src, out / "cfg_train.yaml", log_dir=str(log_dir), cifar_imb_ratio=1.0 / args.ratio,
-                           num_workers=args.workers, num_epochs=args.epochs)
+        cfg = write_config(
+            cfg_src,
+            out / "cfg_train.yaml",
+            log_dir=str(log_dir),
+            cifar_imb_ratio=1.0 / args.ratio,
+            num_workers=args.workers,
+            num_epochs=args.epochs,
+        )
         base = {"code": str(code), "data": str(data), "seed": args.seed}
         t0 = time.time()
-        run_child({**base, "skip_val": args.skip_val, "argv": ["--cfg", str(out / "cfg_train.yaml"), "--seed", str(args.seed)]},
-                  out / "spec_train.json", log)
+        run_child(
+            {
+                **base,
+                "skip_val": args.skip_val,
+                "argv": ["--cfg", str(out / "cfg_train.yaml"), "--seed", str(args.seed)],
+            },
+            out / "spec_train.json",
+            log,
+        )
         train_s = time.time() - t0
         results = {}
         for name, effect in (("De-confound", False), ("De-confound-TDE", True)):
             tag = "tde" if effect else "plain"
             write_config(out / "cfg_train.yaml", out / f"cfg_test_{tag}.yaml", use_effect=effect)
-            run_child({**base, "echo": False, "result": str(out / f"test_{tag}.json"),
-                       "argv": ["--cfg", str(out / f"cfg_test_{tag}.yaml"), "--test", "--model_dir", str(log_dir)]},
-                      out / f"spec_test_{tag}.json", log)
+            run_child(
+                {
+                    **base,
+                    "echo": False,
+                    "result": str(out / f"test_{tag}.json"),
+                    "argv": ["--cfg", str(out / f"cfg_test_{tag}.yaml"), "--test", "--model_dir", str(log_dir)],
+                },
+                out / f"spec_test_{tag}.json",
+                log,
+            )
             results[name] = json.loads((out / f"test_{tag}.json").read_text())
 
         files = sorted(p for p in code.rglob("*.py")) + [cfg_src]
         batches = sorted((data / folder).iterdir())
         opt = cfg["training_opt"]
-        report(f"# authors' code: {args.code_label or 'not labelled'}; {code.name}/ files *.py + "
-               f"{cfg_src.relative_to(code)} sha256 {fingerprint(files)}")
-        report(f"# config: their {cfg_src.relative_to(code)} with log_dir, cifar_imb_ratio={opt['cifar_imb_ratio']:g}, "
-               f"num_workers={opt['num_workers']}, num_epochs={opt['num_epochs']} (cfg_train.yaml)")
-        report(f"# data: {data / folder} sha256 {fingerprint(batches)}; seed {args.seed} (torch by their main.py, "
-               f"NumPy and random by this script); per-epoch test pass {'skipped' if args.skip_val else 'run'}")
+        report(
+            f"# authors' code: {args.code_label or 'not labelled'}; {code.name}/ files *.py + "
+            f"{cfg_src.relative_to(code)} sha256 {fingerprint(files)}"
+        )
+        report(
+            f"# config: their {cfg_src.relative_to(code)} with log_dir, cifar_imb_ratio={opt['cifar_imb_ratio']:g}, "
+            f"num_workers={opt['num_workers']}, num_epochs={opt['num_epochs']} (cfg_train.yaml)"
+        )
+        report(
+            f"# data: {data / folder} sha256 {fingerprint(batches)}; seed {args.seed} (torch by their main.py, "
+            f"NumPy and random by this script); per-epoch test pass {'skipped' if args.skip_val else 'run'}"
+        )
         report(f"# train time: {train_s / 60:.1f} min ({opt['num_epochs']} epochs, fp32, eager, their DataLoader)")
         report()
         few = args.dataset == "cifar100"  # CIFAR-10-LT has no class under 20 images: their "few" prints 0
         report("evaluation (their --test path: last epoch)   many  medium" + ("   few" if few else "") + "  overall")
         for name, r in results.items():
-            report(f"{name:<44} {100 * r['many']:5.1f} {100 * r['medium']:7.1f}"
-                   + (f" {100 * r['few']:5.1f}" if few else "") + f" {100 * r['overall']:8.1f}")
+            report(
+                f"{name:<44} {100 * r['many']:5.1f} {100 * r['medium']:7.1f}"
+                + (f" {100 * r['few']:5.1f}" if few else "")
+                + f" {100 * r['overall']:8.1f}"
+            )
         report("per-class accuracy (classes 0-9, head to tail):")
         for name, r in results.items():
             report(f"  {name:<16} " + " ".join(f"{100 * a:5.1f}" for a in r["per_class"]))
         best = best_epoch(log_dir / "acc.csv")
         if best:
-            report(f"their per-epoch test pass (TDE): best epoch {best[0]} at {100 * best[1]:.1f}, "
-                   f"last epoch {best[2]} at {100 * best[3]:.1f} (the epoch their training loop keeps as 'best')")
+            report(
+                f"their per-epoch test pass (TDE): best epoch {best[0]} at {100 * best[1]:.1f}, "
+                f"last epoch {best[2]} at {100 * best[3]:.1f} (the epoch their training loop keeps as 'best')"
+            )
         report.write(args.record or out / "record.txt")
     return 0
 

@@ -54,8 +54,12 @@ def fidelity(reference: np.ndarray, copy: np.ndarray) -> dict:
     d = reference.astype(np.float64) - copy.astype(np.float64)
     mse = float(np.mean(d * d))
     per_image = np.abs(d).mean(axis=1)
-    return {"psnr": math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse), "mae": float(np.abs(d).mean()),
-            "mae_image_median": float(np.median(per_image)), "mae_image_max": float(per_image.max())}
+    return {
+        "psnr": math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse),
+        "mae": float(np.abs(d).mean()),
+        "mae_image_median": float(np.median(per_image)),
+        "mae_image_max": float(per_image.max()),
+    }
 
 
 def main(argv=None) -> int:
@@ -75,8 +79,10 @@ def main(argv=None) -> int:
                 if not np.array_equal(labels, ref_labels):
                     raise ValueError(f"{root} ({split}): labels differ from the reference's: not the same image order")
                 f = fidelity(ref, pixels)
-                out(f"{str(root):<32} {split:<6} {f['psnr']:>8.2f} {f['mae']:>6.2f} {f['mae_image_median']:>17.2f} "
-                    f"{f['mae_image_max']:>6.2f}")
+                out(
+                    f"{str(root):<32} {split:<6} {f['psnr']:>8.2f} {f['mae']:>6.2f} {f['mae_image_median']:>17.2f} "
+                    f"{f['mae_image_max']:>6.2f}"
+                )
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -48,20 +48,26 @@ def add_block(run_dir: Path, data_root: str, study: Optional[str] = None) -> str
     """Add the data block (and ``study``) to ``run_dir/run.json``; returns what was done."""
     rec = read_run(run_dir)
     if rec.get("status") != "complete":
-        raise SystemExit(f"{run_dir}: status {rec.get('status')!r}; only complete records get a data block here "
-                         "(a running one writes its own)")
+        raise SystemExit(
+            f"{run_dir}: status {rec.get('status')!r}; only complete records get a data block here "
+            "(a running one writes its own)"
+        )
     block = block_for(rec.get("params", {}), data_root)
     if block["subset"]["counts"] != rec.get("train_counts"):
-        raise SystemExit(f"{run_dir}: the subset drawn from {data_root} has counts {block['subset']['counts']}, the "
-                         f"record trained on {rec.get('train_counts')}: not this run's data")
+        raise SystemExit(
+            f"{run_dir}: the subset drawn from {data_root} has counts {block['subset']['counts']}, the "
+            f"record trained on {rec.get('train_counts')}: not this run's data"
+        )
     params = dict(rec.get("params", {}))
     if study is not None and params.get("study", study) != study:
         raise SystemExit(f"{run_dir}: its params say study={params['study']!r}, not {study!r}; nothing written")
     old = rec.get("data")
     if old is not None:
         if old != block:
-            raise SystemExit(f"{run_dir}: has a data block that differs from the one {data_root} gives "
-                             f"({old.get('fingerprint')} vs {block['fingerprint']}); nothing written")
+            raise SystemExit(
+                f"{run_dir}: has a data block that differs from the one {data_root} gives "
+                f"({old.get('fingerprint')} vs {block['fingerprint']}); nothing written"
+            )
         if study is None or params.get("study") == study:
             return f"{run_dir}: data block already there and the same"
     rec["data"] = block
@@ -70,18 +76,22 @@ def add_block(run_dir: Path, data_root: str, study: Optional[str] = None) -> str
         rec["params"] = params
     if old is None:
         git = git_state()
-        rec["data_added"] = {"by": "tools/records/data_block.py", "from": data_root,
-                             "commit": git["commit"] + (" (dirty)" if git["dirty"] else "") if git["commit"] else None,
-                             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        rec["data_added"] = {
+            "by": "tools/records/data_block.py",
+            "from": data_root,
+            "commit": git["commit"] + (" (dirty)" if git["dirty"] else "") if git["commit"] else None,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
     write_run_json(run_dir, rec)
     return f"{run_dir}: {block['content']} ({block['fingerprint'][:19]}...)" + (f", study={study}" if study else "")
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("runs", nargs="*", type=Path, help="run folders (each holding a complete run.json)")
-    p.add_argument("--data-root", help="where the runs' data lies on this machine (\"\" for the synthetic set)")
+    p.add_argument("--data-root", help='where the runs\' data lies on this machine ("" for the synthetic set)')
     p.add_argument("--study", choices=STUDIES, help="also record what the runs were for (params.study)")
     p.add_argument("--fingerprint", metavar="DATA_ROOT", help="print the CIFAR-10 data block of a folder and exit")
     p.add_argument("--dataset", default="cifar10_lt", help="with --fingerprint (default cifar10_lt)")

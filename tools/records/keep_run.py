@@ -50,8 +50,10 @@ def keep(run_dir: Path, dest_root: Path) -> Path:
         raise SystemExit(f"{run_dir}: status {rec.get('status')!r}; only complete runs are kept")
     env = rec.get("environment", {})
     if not env.get("git_commit") or env.get("git_dirty") is not False:
-        raise SystemExit(f"{run_dir}: trained from commit {env.get('git_commit')!r} with dirty={env.get('git_dirty')!r}; "
-                         "only runs from a clean commit are kept")
+        raise SystemExit(
+            f"{run_dir}: trained from commit {env.get('git_commit')!r} with dirty={env.get('git_dirty')!r}; "
+            "only runs from a clean commit are kept"
+        )
     dest = dest_root / run_dir.name
     if (dest / "run.json").exists():  # a committed record is never overwritten
         raise SystemExit(f"{dest} holds a record already; nothing copied (remove it first if it is to be replaced)")
