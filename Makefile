@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: install install-lvis quickstart test test-fast test-browser lab smoke
+.PHONY: install install-lvis quickstart test test-fast test-browser lint lab smoke
 
 # installs the package with its pinned torch, and registers the `ltkit` Jupyter kernel the
 # notebooks (and papermill) use
@@ -32,6 +32,11 @@ test-browser: install
 	$(PIP_INSTALL) -e ".[dev,browser]"
 	tools/install/install_browser.sh
 	LTKIT_BROWSER_TESTS=1 $(PYTHON) -m pytest tests/browser
+
+# ruff: the lint rules and the formatting of pyproject.toml's [tool.ruff]; `ruff format .` fixes the latter
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
 
 test-fast: install
 	$(PYTHON) -m pytest -m "not slow"

@@ -45,3 +45,18 @@ def test_an_installed_wheel_builds_the_tables_from_a_results_folder(tmp_path):
     assert Path(done.stdout.split()[0]).is_relative_to(venv), done.stdout  # the installed copy, not the checkout
     for name in ("table3.md", "table3_cifar10.md", "table2.md"):
         assert (out / name).read_text() == (REPO / "results" / "tables" / name).read_text(), name
+
+
+def test_license_and_citation_agree_with_the_package():
+    import tomllib
+    import yaml
+
+    import ltkit
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "MIT"
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["version"] == ltkit.__version__ and cff["license"] == "MIT"
+    paper = cff["preferred-citation"]
+    assert [a["family-names"] for a in paper["authors"]] == ["Tang", "Huang", "Zhang"] and paper["year"] == 2020
