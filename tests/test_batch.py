@@ -720,3 +720,25 @@ def test_an_interrupted_batch_stops_within_seconds_and_resumes(tmp_path, signame
     assert rec["status"] == "complete" and rec["progress"]["epoch"] == 30
     executed = (run0 / "train_classification.ipynb").read_text()
     assert f"after epoch {epochs_done}/30" in executed or f"after epoch {epochs_done + 1}/30" in executed
+
+
+def test_the_bar_shows_each_running_run_s_epoch_loss_and_time_left(tmp_path):
+    from types import SimpleNamespace
+
+    from ltkit.batch.run import running_text
+
+    def spec(name, record):
+        folder = tmp_path / name
+        if record is not None:
+            folder.mkdir()
+            (folder / "run.json").write_text(json.dumps(record))
+        return SimpleNamespace(name=name, output_dir=str(folder))
+
+    progress = {"epoch": 53, "epochs": 200, "loss": 0.4621, "eta_s": 2950.0}
+    specs = [
+        spec("a", {"status": "running", "progress": progress}),
+        spec("b", {"status": "complete", "progress": progress}),  # finished: not running
+        spec("c", None),  # not started
+        spec("d", {"status": "running", "progress": progress}),  # reported done by the batch already
+    ]
+    assert running_text(specs, {"d": {}}, tmp_path) == ["a epoch 53/200 loss 0.462 49 min left"]

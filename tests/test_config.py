@@ -1,9 +1,13 @@
 """RunConfig: presets equal docs/method.md 1.3, bad input names the field, CLI flags map 1:1."""
 
+import dataclasses
+
 import pytest
 
 from ltkit import PRESETS, RunConfig
 from ltkit.cli import build_parser, main
+from ltkit.config import LVISRunConfig
+from ltkit.models import CLASSIFIERS
 
 
 def test_cifar_presets_equal_reference_configs():
@@ -482,3 +486,45 @@ def test_the_detection_cli_lists_configs_without_mmdet():
         timeout=120,
     )
     assert name.returncode != 0 and "make install-lvis" in name.stderr
+
+
+def test_every_flag_explains_itself_with_its_choices(capsys):
+    """--help shows each field's meaning, and for a field with a list of values, the list."""
+    for schema in (RunConfig, LVISRunConfig):
+        for f in dataclasses.fields(schema):
+            assert f.metadata.get("help"), f"{schema.__name__}.{f.name} has no help"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(RunConfig):
+        assert " ".join(RunConfig.describe_field(f.name).split()) in text, f.name
+    assert RunConfig.choices_of("classifier") == tuple(CLASSIFIERS.names())
+    assert RunConfig.choices_of("schedule") == ("warmup_multistep", "cosine") and RunConfig.choices_of("lr") is None
+
+
+def test_a_bare_run_names_the_presets_instead_of_guessing(capsys):
+    from ltkit.config import PRESETS
+
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "--preset" in err and all(name in err for name in PRESETS)
+
+
+def test_presets_print_as_a_table_with_what_each_is_for(capsys):
+    from ltkit.config import PRESET_DESCRIPTIONS, PRESETS
+
+    assert set(PRESET_DESCRIPTIONS) == set(PRESETS)
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in PRESETS:
+        (line,) = [ln for ln in lines if ln.startswith(name + " ")]
+        assert PRESET_DESCRIPTIONS[name] in line and PRESETS[name].get("dataset", "synthetic_lt") in line
+
+
+def test_one_console_entry_runs_batch_and_lvis_too(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["batch", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and out.startswith("usage: ltkit batch") and "Recipe format" in out
+    assert main(["lvis", "configs"]) == 0
+    assert "lvis_v1/htc_without_semantic_r101_fpn_20e_tde" in capsys.readouterr().out.split()

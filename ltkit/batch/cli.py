@@ -11,12 +11,12 @@ from .execute import DEFAULT_KERNEL, BatchInterrupted
 from .run import run_recipe
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m ltkit.batch") -> argparse.ArgumentParser:
     from . import recipe
     from .executors import EXECUTORS
 
     p = argparse.ArgumentParser(
-        prog="python -m ltkit.batch",
+        prog=prog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run a recipe's grid of parameterized notebooks with papermill (the recipe format follows "
         "the options).",
@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Optional[List[str]] = None, prog: str = "python -m ltkit.batch") -> int:
+    args = build_parser(prog).parse_args(argv)
     cluster = {
         k: getattr(args, k) for k in ("partition", "time", "gpus", "cpus", "mem_gb") if getattr(args, k) is not None
     }

@@ -23,6 +23,7 @@ the runs (and whether each would run or be skipped) and executes nothing.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -74,6 +75,58 @@ def _print_dry_run(recipe: Recipe, specs: List[RunSpec], states: Dict[str, str],
     if recipe.report:
         print(f"  report notebooks (with --report): {', '.join(recipe.report)}")
     return rows
+
+
+#: seconds between two looks at the running runs' progress (the bar's epoch, loss and time left)
+PROGRESS_S = 10.0
+
+
+def running_text(specs: List[RunSpec], done: Dict[str, Any], root: Path) -> List[str]:
+    """One short line per run of ``specs`` not in ``done`` that trains now: its name, epoch, last
+    loss and time left, from the ``progress`` its runner writes into ``run.json`` every epoch."""
+    from ..runs.record import read_run
+
+    lines = []
+    for spec in specs:
+        folder = _abs(spec.output_dir, root)
+        if spec.name in done or not (folder / "run.json").is_file():
+            continue
+        try:
+            rec = read_run(folder)
+        except (OSError, ValueError):  # being replaced right now: next time
+            continue
+        prog = rec.get("progress") or {}
+        if rec.get("status") != "running" or not prog.get("epoch"):
+            continue
+        text = f"{spec.name} epoch {prog['epoch']}/{prog.get('epochs', '?')}"
+        if prog.get("loss") is not None:
+            text += f" loss {prog['loss']:.3f}"
+        if prog.get("eta_s") is not None:
+            text += f" {prog['eta_s'] / 60:.0f} min left"
+        lines.append(text)
+    return lines
+
+
+class _Every:
+    """Within the block, call ``fn`` every ``seconds`` on a daemon thread."""
+
+    def __init__(self, seconds: float, fn) -> None:
+        self.seconds, self.fn, self.stop = seconds, fn, threading.Event()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.seconds):
+            try:
+                self.fn()
+            except Exception:  # noqa: BLE001 - a progress line must never stop a batch
+                pass
+
+    def __enter__(self):
+        threading.Thread(target=self._loop, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.stop.set()
+        return False
 
 
 def run_recipe(
@@ -129,14 +182,18 @@ def run_recipe(
     counts = {"failed": 0}
     out_root = _abs(recipe.output_root, root)
 
+    def postfix() -> str:
+        return f"failed={counts['failed']}" + "".join(f"; {text}" for text in running_text(todo, rows, root))
+
     def on_row(row: Dict[str, Any]) -> None:
         rows[row["name"]] = row
         counts["failed"] += row["status"] == "failed"
-        bar.set_postfix(failed=counts["failed"])
+        bar.set_postfix_str(postfix())
         bar.update(1)
 
+    watch = _Every(PROGRESS_S, lambda: bar.set_postfix_str(postfix()))
     try:
-        with signals_as_interrupt():
+        with signals_as_interrupt(), watch:
             if executor == "threads":
                 run_threads(todo, notebook, kernel, root, jobs or 1, on_row)
             else:

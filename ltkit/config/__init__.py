@@ -32,7 +32,7 @@ from .lvis import (
     lvis_config_path,
     lvis_configs,
 )
-from .presets import PRESETS
+from .presets import PRESET_DESCRIPTIONS, PRESETS
 from .schema import Schema
 
 #: the schema a notebook's parameters cell names with a ``schema:<name>`` tag (``ltkit.batch``);
@@ -52,6 +52,7 @@ __all__ = [
     "MU_SCHEDULES",
     "PIPELINES",
     "PRESETS",
+    "PRESET_DESCRIPTIONS",
     "RESUMABLE_FIELDS",
     "RunConfig",
     "SCHEDULES",

@@ -10,6 +10,7 @@ a ``ValueError`` that names the field and what it accepts. The paper's settings 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Dict, FrozenSet, Tuple, Union
 
@@ -85,6 +86,24 @@ EXECUTION_FIELDS = frozenset(
 RESUMABLE_FIELDS = EXECUTION_FIELDS | {"alpha", "tau_norm_p", "test_every"}
 
 
+def registered(kind: str) -> Tuple[str, ...]:
+    """The names a registry-backed field accepts: datasets, backbones, activations, classifiers,
+    losses, samplers (imported when asked: the registries import torch)."""
+    from ..data.samplers import SAMPLERS
+    from ..losses import LOSSES
+    from ..models import ACTIVATIONS, BACKBONES, CLASSIFIERS
+
+    names = {
+        "dataset": tuple(_DATASETS),
+        "backbone": BACKBONES.names(),
+        "activation": sorted(ACTIVATIONS),
+        "classifier": CLASSIFIERS.names(),
+        "loss": LOSSES.names(),
+        "sampler": SAMPLERS,
+    }[kind]
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class RunConfig(Schema):
     """All parameters of one training + evaluation run. Defaults: the synthetic quickstart's
@@ -99,84 +118,173 @@ class RunConfig(Schema):
     CLI: ClassVar[Tuple[str, ...]] = ("ltkit", "run")
 
     # --- data
-    dataset: str = "synthetic_lt"
-    imb_ratio: float = 100.0
-    data_root: str = ""  # "" -> DEFAULT_DATA_ROOTS[dataset]
-    download: bool = False  # CIFAR only: fetch through torchvision if missing
-    # CIFAR / synthetic augmentation: "batched" (tensor ops on the device) or "torchvision" (the
-    # authors' DataLoader + PIL pipeline; its random crops depend on num_workers, as in any DataLoader)
-    pipeline: str = "batched"
-    # --- model
-    backbone: str = "resnet32"
-    # the backbone's nonlinearity: "relu" (the paper's), or the smooth "softplus" / "silu", whose
-    # training does not amplify rounding differences (the quickstart; ltkit.models.backbones)
-    activation: str = "relu"
-    classifier: str = "causal_norm"
-    num_head: int = 2
-    tau: float = 16.0
-    gamma: float = 1 / 32
-    # > 0: BatchNorm normalises each slice of this many training images on its own (ghost batches),
-    # as nn.DataParallel did per GPU in the authors' runs (ltkit.models.ghost_bn); 0: the whole batch
-    bn_batch: int = 0
-    # TDE alpha: a number; None ("auto") -> ltkit.tde.suggest_alpha on the test features; "val" ->
-    # the alpha with the best overall accuracy on the validation split (ltkit.evaluate.select_alpha)
-    alpha: Union[float, str, None] = field(
-        default=None, metadata={"shown": "None (suggest_alpha); a number, 'auto' or 'val'"}
+    dataset: str = field(
+        default="synthetic_lt",
+        metadata={"help": "the dataset (ltkit.data.datasets)", "choices": partial(registered, "dataset")},
     )
-    tau_norm_p: float = 1.0  # classifier="tau_norm": the exponent p of ||w||^p
+    imb_ratio: float = field(
+        default=100.0,
+        metadata={"help": "imbalance ratio n_max / n_min of the long-tailed training profile (CIFAR-LT, synthetic)"},
+    )
+    data_root: str = field(
+        default="",
+        metadata={"help": "where the dataset is; '' = the dataset's default root (data/<name>, see data/README.md)"},
+    )
+    download: bool = field(default=False, metadata={"help": "CIFAR only: fetch through torchvision if missing"})
+    pipeline: str = field(
+        default="batched",
+        metadata={
+            "help": "CIFAR / synthetic augmentation: 'batched' (tensor ops on the device) or 'torchvision' (the authors' DataLoader + PIL pipeline; its random crops depend on num_workers, as in any DataLoader)",
+            "choices": PIPELINES,
+        },
+    )
+    # --- model
+    backbone: str = field(
+        default="resnet32", metadata={"help": "the feature extractor", "choices": partial(registered, "backbone")}
+    )
+    activation: str = field(
+        default="relu",
+        metadata={
+            "help": "the backbone's nonlinearity: 'relu' (the paper's), or the smooth 'softplus' / 'silu', whose training does not amplify rounding differences (the quickstart; ltkit.models.backbones)",
+            "choices": partial(registered, "activation"),
+        },
+    )
+    classifier: str = field(
+        default="causal_norm",
+        metadata={
+            "help": "the head: causal_norm is the paper's (De-confound); linear the plain baseline",
+            "choices": partial(registered, "classifier"),
+        },
+    )
+    num_head: int = field(default=2, metadata={"help": "causal-norm heads (the multi-head normalized classifier's K)"})
+    tau: float = field(default=16.0, metadata={"help": "causal-norm temperature (the logit scale)"})
+    gamma: float = field(default=1 / 32, metadata={"help": "causal-norm denominator offset: ||x|| + gamma"})
+    bn_batch: int = field(
+        default=0,
+        metadata={
+            "help": "> 0: BatchNorm normalises each slice of this many training images on its own (ghost batches), as nn.DataParallel did per GPU in the authors' runs (ltkit.models.ghost_bn); 0: the whole batch"
+        },
+    )
+    alpha: Union[float, str, None] = field(
+        default=None,
+        metadata={
+            "help": "TDE alpha: a number; None ('auto') -> ltkit.tde.suggest_alpha on the test features; 'val' -> the alpha with the best overall accuracy on the validation split (ltkit.evaluate.select_alpha)",
+            "shown": "None (suggest_alpha); a number, 'auto' or 'val'",
+        },
+    )
+    tau_norm_p: float = field(default=1.0, metadata={"help": "classifier='tau_norm': the exponent p of ||w||^p"})
     # --- loss and sampling
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    cb_beta: float = 0.9999
-    ldam_max_margin: float = 0.5
-    drw_epoch: int = 0  # LDAM deferred re-weighting from this epoch on (0 = off)
-    la_tau: float = 1.0
-    sampler: str = "instance"
-    samples_per_class: int = 4
+    loss: str = field(default="ce", metadata={"help": "the training loss", "choices": partial(registered, "loss")})
+    focal_gamma: float = field(default=2.0, metadata={"help": "loss='focal': the focusing exponent"})
+    cb_beta: float = field(default=0.9999, metadata={"help": "loss='class_balanced': the effective-number beta"})
+    ldam_max_margin: float = field(default=0.5, metadata={"help": "loss='ldam': the largest class margin"})
+    drw_epoch: int = field(default=0, metadata={"help": "LDAM deferred re-weighting from this epoch on (0 = off)"})
+    la_tau: float = field(default=1.0, metadata={"help": "loss='logit_adjusted': the prior's exponent tau"})
+    sampler: str = field(
+        default="instance",
+        metadata={
+            "help": "the order of a training epoch: instance (every image once) or class_balanced",
+            "choices": partial(registered, "sampler"),
+        },
+    )
+    samples_per_class: int = field(
+        default=4, metadata={"help": "sampler='class_balanced': images drawn per class in a row"}
+    )
     # --- optimisation (docs/method.md 1.2)
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 0.2
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "warmup_multistep"
-    warmup_epochs: int = 5
-    # "epoch": the warm-up's lr changes once an epoch, as the authors'; "step": it ramps linearly
-    # from about 0 to lr over the warm-up's steps (what the linear baselines need: see PRESETS)
-    warmup: str = "epoch"
-    milestones: Tuple[int, ...] = (120, 160)
-    lr_factor: float = 0.01
-    mu: float = 0.9  # moving-average momentum
-    mu_schedule: str = "fixed"  # "lr_scaled": mu = 1 - 0.1 * min(50 * lr, 1) per epoch (ImageNet/Places)
-    steps_per_epoch: int = 0  # 0 -> floor(train size / batch size), as the authors
+    epochs: int = field(default=200, metadata={"help": "training epochs"})
+    batch_size: int = field(default=256, metadata={"help": "global batch size (split over gpus)"})
+    lr: float = field(default=0.2, metadata={"help": "base learning rate (SGD)"})
+    momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
+    weight_decay: float = field(default=5e-4, metadata={"help": "SGD weight decay"})
+    schedule: str = field(
+        default="warmup_multistep", metadata={"help": "the learning-rate schedule", "choices": SCHEDULES}
+    )
+    warmup_epochs: int = field(default=5, metadata={"help": "schedule='warmup_multistep': epochs of warm-up"})
+    warmup: str = field(
+        default="epoch",
+        metadata={
+            "help": "'epoch': the warm-up's lr changes once an epoch, as the authors'; 'step': it ramps linearly from about 0 to lr over the warm-up's steps (what the linear baselines need: see PRESETS)",
+            "choices": WARMUPS,
+        },
+    )
+    milestones: Tuple[int, ...] = field(
+        default=(120, 160),
+        metadata={"help": "schedule='warmup_multistep': epochs where the lr is multiplied by lr_factor"},
+    )
+    lr_factor: float = field(
+        default=0.01, metadata={"help": "schedule='warmup_multistep': the factor at each milestone"}
+    )
+    mu: float = field(default=0.9, metadata={"help": "moving-average momentum"})
+    mu_schedule: str = field(
+        default="fixed",
+        metadata={
+            "help": "'lr_scaled': mu = 1 - 0.1 * min(50 * lr, 1) per epoch (ImageNet/Places)",
+            "choices": MU_SCHEDULES,
+        },
+    )
+    steps_per_epoch: int = field(default=0, metadata={"help": "0 -> floor(train size / batch size), as the authors"})
     # --- two-stage decoupling (cRT, LWS)
-    init_from: str = ""  # a stage-1 run folder: load its backbone (and linear weights)
-    freeze_backbone: bool = False
+    init_from: str = field(
+        default="", metadata={"help": "a stage-1 run folder: load its backbone (and linear weights)"}
+    )
+    freeze_backbone: bool = field(
+        default=False, metadata={"help": "train the classifier only (LWS, cRT); needs init_from"}
+    )
     # --- the synthetic dataset
-    synthetic_classes: int = 10
-    synthetic_n_max: int = 500
-    synthetic_image_size: int = 16
+    synthetic_classes: int = field(default=10, metadata={"help": "dataset='synthetic_lt': classes"})
+    synthetic_n_max: int = field(
+        default=500, metadata={"help": "dataset='synthetic_lt': training images of the largest class"}
+    )
+    synthetic_image_size: int = field(default=16, metadata={"help": "dataset='synthetic_lt': image side in pixels"})
     # --- run
-    seed: int = 0
-    device: str = "auto"
-    gpus: int = 1  # > 1: train on that many processes under torchrun (DDP); the batch size stays global
-    amp: bool = True  # bf16 autocast of the backbone where the device has bf16 (CUDA; CPU: avx512_bf16 / AMX)
-    # "float64": weights, activations and features in double precision (needs amp=False): runs
-    # whose numbers agree across CPUs to rounding, for reference tests; "float32" for everything else
-    dtype: str = "float32"
-    compile: bool = False
-    num_workers: int = 4
-    jpeg_decode: str = "auto"  # list-file datasets: "workers" (PIL in DataLoader workers), "device", "auto"
-    eval_batch_size: int = 1024
-    # > 0: every this many epochs (and at the last) also measure overall test accuracy, plain and
-    # TDE at a numeric alpha, into history.csv (test_plain, test_tde): analysis only, e.g. of how an
-    # epoch picked by test accuracy would differ from the last epoch, which ltkit reports. Nothing
-    # selects on it, and it leaves training as it is (an evaluation-mode pass, no random numbers).
-    test_every: int = 0
-    output_dir: str = ""  # "" -> results/runs/<NAME_TEMPLATE filled in>
-    progress: bool = True
-    # "reproduction": the run may fill a paper table; "analysis": it never does (STUDIES)
-    study: str = "reproduction"
+    seed: int = field(
+        default=0, metadata={"help": "the random seed (weights, data order, augmentation, the long-tailed subset)"}
+    )
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if present, else CPU), cpu, cuda, cuda:N"})
+    gpus: int = field(
+        default=1,
+        metadata={"help": "> 1: train on that many processes under torchrun (DDP); the batch size stays global"},
+    )
+    amp: bool = field(
+        default=True,
+        metadata={"help": "bf16 autocast of the backbone where the device has bf16 (CUDA; CPU: avx512_bf16 / AMX)"},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "'float64': weights, activations and features in double precision (needs amp=False): runs whose numbers agree across CPUs to rounding, for reference tests; 'float32' for everything else",
+            "choices": DTYPES,
+        },
+    )
+    compile: bool = field(
+        default=False, metadata={"help": "torch.compile the model (same numbers, faster epochs where it works)"}
+    )
+    num_workers: int = field(
+        default=4, metadata={"help": "DataLoader workers (list-file datasets, the torchvision pipeline)"}
+    )
+    jpeg_decode: str = field(
+        default="auto",
+        metadata={
+            "help": "list-file datasets: 'workers' (PIL in DataLoader workers), 'device', 'auto'",
+            "choices": JPEG_DECODES,
+        },
+    )
+    eval_batch_size: int = field(default=1024, metadata={"help": "batch size of feature extraction at evaluation"})
+    test_every: int = field(
+        default=0,
+        metadata={
+            "help": "> 0: every this many epochs (and at the last) also measure overall test accuracy, plain and TDE at a numeric alpha, into history.csv (test_plain, test_tde): analysis only, e.g. of how an epoch picked by test accuracy would differ from the last epoch, which ltkit reports. Nothing selects on it, and it leaves training as it is (an evaluation-mode pass, no random numbers)."
+        },
+    )
+    output_dir: str = field(default="", metadata={"help": "'' -> results/runs/<NAME_TEMPLATE filled in>"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar per epoch"})
+    study: str = field(
+        default="reproduction",
+        metadata={
+            "help": "'reproduction': the run may fill a paper table; 'analysis': it never does (STUDIES)",
+            "choices": STUDIES,
+        },
+    )
 
     # ------------------------------------------------------------------ derived
     @property

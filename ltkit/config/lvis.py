@@ -89,7 +89,7 @@ class LVISRunConfig(Schema):
         default=None, metadata={"help": "shorten the schedule (decay steps kept inside it)"}
     )
     samples_per_gpu: Optional[int] = field(default=None, metadata={"help": "images per GPU; None = the config's"})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "the random seed of training (mmdet's set_random_seed)"})
     backend: str = field(default="lvis", metadata={"help": "lvis (the official LVIS API) or faster (faster-coco-eval)"})
     tiny: bool = field(default=False, metadata={"help": "shrink the model to run on a CPU in seconds (smoke runs)"})
     synthetic: bool = field(

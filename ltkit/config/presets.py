@@ -140,3 +140,20 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 
 RunConfig.PRESETS = PRESETS
+
+#: one line per preset: what it is for (``ltkit presets`` prints them)
+PRESET_DESCRIPTIONS: Dict[str, str] = {
+    "cifar10_lt_tde": "Table 3, CIFAR-10-LT: causal-norm head, De-confound and De-confound-TDE (alpha 1.0)",
+    "cifar100_lt_tde": "Table 3, CIFAR-100-LT: causal-norm head, De-confound and De-confound-TDE (alpha 1.5)",
+    "cifar10_lt_baseline": "Table 3, CIFAR-10-LT: the plain linear classifier on the same schedule",
+    "cifar100_lt_baseline": "Table 3, CIFAR-100-LT: the plain linear classifier on the same schedule",
+    "cifar10_lt_stage1": "Decoupling stage 1 on CIFAR-10-LT (a linear classifier, for cRT / LWS)",
+    "cifar100_lt_stage1": "Decoupling stage 1 on CIFAR-100-LT (a linear classifier, for cRT / LWS)",
+    "cifar10_lt_lws": "Decoupling stage 2 on CIFAR-10-LT: learnable weight scaling; needs init_from",
+    "cifar100_lt_lws": "Decoupling stage 2 on CIFAR-100-LT: learnable weight scaling; needs init_from",
+    "imagenet_lt_tde": "Table 2, ImageNet-LT: ResNeXt-50, causal-norm head, De-confound(-TDE), alpha 3.0",
+    "imagenet_lt_baseline": "Table 2, ImageNet-LT: ResNeXt-50 with the plain linear classifier",
+    "places_lt_tde": "Places-LT: the ImageNet-LT setting on Places-LT (the paper reports no number)",
+    "synthetic_baseline": "the quickstart's baseline: linear head on the synthetic set, minutes on a CPU",
+    "synthetic_tde": "the quickstart's De-confound(-TDE) on the synthetic set, minutes on a CPU",
+}

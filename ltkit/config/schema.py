@@ -158,13 +158,29 @@ class Schema:
         """The text of the notebook's parameters cell: each field ``None`` with its default as a comment."""
         lines = []
         if cls.PRESETS:
-            lines.append('preset = ""  # a paper setting, e.g. "cifar10_lt_tde" (python -m ltkit presets lists them)')
+            lines.append('preset = ""  # a paper setting, e.g. "cifar10_lt_tde" (ltkit presets lists them)')
         for f in dataclasses.fields(cls):
             shown = f.metadata.get("shown") or repr(list(f.default) if isinstance(f.default, tuple) else f.default)
-            note = f.metadata.get("help")
+            note = cls.describe_field(f.name)
             lines.append(f"{f.name} = None  # default {shown}" + (f"; {note}" if note else ""))
         lines.append("_before_injection = set(globals())")
         return "\n".join(lines)
+
+    @classmethod
+    def choices_of(cls, name: str) -> Optional[Tuple[Any, ...]]:
+        """The values field ``name`` accepts, when it is one of a list (its ``choices`` metadata)."""
+        choices = next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("choices")
+        return tuple(choices() if callable(choices) else choices) if choices is not None else None
+
+    @classmethod
+    def describe_field(cls, name: str) -> str:
+        """What a field means, and its choices: the text of ``--help``, the parameters cell and the docs."""
+        f = next(f for f in dataclasses.fields(cls) if f.name == name)
+        choices = cls.choices_of(name)
+        text = f.metadata.get("help", "")
+        if choices:
+            text += ("; " if text else "") + "one of " + ", ".join(map(str, choices))
+        return text
 
     # ------------------------------------------------------------------ command lines
     @classmethod
@@ -181,7 +197,8 @@ class Schema:
             shown = f.metadata.get("shown") or (
                 ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
             )
-            text = f"(default: {shown})" + (f" {f.metadata['help']}" if f.metadata.get("help") else "")
+            shown = "''" if shown == "" else shown
+            text = f"{cls.describe_field(f.name)} (default: {shown})".lstrip().replace("%", "%%")
             if hints[f.name] is bool:
                 parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
             elif _is_dict(hints[f.name]):

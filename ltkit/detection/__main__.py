@@ -15,8 +15,8 @@ import sys
 from ..config import LVISRunConfig
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ltkit.detection", description=__doc__.split("\n")[0])
+def main(argv=None, prog: str = "python -m ltkit.detection") -> int:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("configs", help="list the shipped configs")
     r = sub.add_parser("run", help="train (or load a checkpoint), evaluate, write run.json")
