@@ -1,9 +1,10 @@
-# The two commands of the README: `make quickstart` and `make test`. Both install first.
+# The README's commands: `make install`, `make quickstart`, `make test` (each installs first),
+# `make lint` and `make docs`.
 # `make lab` opens JupyterLab on notebooks/; `make smoke` runs the smoke batch with its report.
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: install install-lvis quickstart test test-fast test-browser lint lab smoke
+.PHONY: install install-lvis quickstart test test-fast test-browser lint docs lab smoke
 
 # installs the package with its pinned torch, and registers the `ltkit` Jupyter kernel the
 # notebooks (and papermill) use
@@ -37,6 +38,10 @@ test-browser: install
 lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+
+# the documentation site (MkDocs, mkdocs.yml) into build/site; --strict: a warning or a broken link fails
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
 test-fast: install
 	$(PYTHON) -m pytest -m "not slow"

@@ -23,7 +23,9 @@ def test_readme_table_is_the_reference_record():
     assert (REFERENCE / "summary.md").read_text().strip() == table
     readme = (ROOT / "README.md").read_text()
     assert table in readme, "README's quickstart table differs from results/reference/quickstart/summary.csv"
-    assert choices_markdown(pd.read_csv(REFERENCE / "alpha_choices.csv")) in readme
+    assert (
+        choices_markdown(pd.read_csv(REFERENCE / "alpha_choices.csv")) in (ROOT / "docs" / "quickstart.md").read_text()
+    )
 
 
 def test_reference_summary_is_what_its_run_records_say():
@@ -113,6 +115,7 @@ ANALYSIS = ROOT / "results" / "analysis"
 JPEG = ANALYSIS / "cifar10_lt_jpeg"
 TABLES_JPEG = TABLES / "jpeg_copy"
 GAP_DOC = ROOT / "docs" / "cifar10_lt_gap.md"
+REPRODUCE_DOC = ROOT / "docs" / "reproduce.md"
 
 
 def _text(path):
@@ -145,7 +148,9 @@ def test_committed_tables_are_what_the_records_give(tmp_path, records, tables):
 
 
 @pytest.mark.parametrize(
-    "tables, page", [(TABLES, ROOT / "README.md"), (TABLES_JPEG, GAP_DOC)], ids=["release", "jpeg_copy"]
+    "tables, page",
+    [(TABLES, ROOT / "README.md"), (TABLES, ROOT / "docs" / "reproduce.md"), (TABLES_JPEG, GAP_DOC)],
+    ids=["release", "release_docs", "jpeg_copy"],
 )
 def test_shown_table3_is_the_generated_one(tables, page):
     block = (tables / "table3_cifar10.md").read_text().strip()
@@ -523,7 +528,7 @@ def test_readme_names_the_headline_runs_as_their_records_say():
     """Which causal-norm runs fill the headline table, on which commits and machines, and how long
     an epoch took."""
     recs = [r for r in _headline_records() if r["params"]["classifier"] == "causal_norm"]
-    readme = _text(ROOT / "README.md")
+    readme, page = _text(ROOT / "README.md"), _text(REPRODUCE_DOC)
     by_ratio = {}
     for r in recs:
         by_ratio.setdefault(r["params"]["imb_ratio"], []).append(r["params"]["seed"])
@@ -533,29 +538,32 @@ def test_readme_names_the_headline_runs_as_their_records_say():
     )
     commits = _listing(dict.fromkeys(r["environment"]["git_commit"][:7] for r in recs))
     cpus = _listing(dict.fromkeys(r["environment"]["cpu"] for r in recs))
-    assert (
+    sentence = (
         f"The runs so far: {runs} (clean commit{'s' if ',' in commits or ' and ' in commits else ''} {commits}; "
-        f"{cpus}, bf16, compiled)." in readme
+        f"{cpus}, bf16, compiled)."
     )
+    assert sentence in readme and sentence in page
     assert all(r["precision"] == "bf16" and r["params"]["compile"] is True for r in recs)
     median = pd.concat(
         [pd.read_csv(p.parent / "history.csv") for p in REPRODUCTIONS.glob("cifar10_lt/*/run.json")]
     ).time_s.median()
-    assert f"takes about {median * 200 / 60:.0f} minutes on these two cores (median epoch {median:.1f} s" in readme
+    assert f"takes about {median * 200 / 60:.0f} minutes on these two cores (median epoch {median:.1f} s" in page
+    assert f"| about {median * 200 / 60:.0f} min, 2-core CPU |" in readme  # the README's reproduce table
     per_run = [
         f"{pd.read_csv(p.parent / 'history.csv').time_s.median():.1f} s for seed {json.loads(p.read_text())['params']['seed']}"
         for p in sorted(REPRODUCTIONS.glob("cifar10_lt/cifar10_lt-r100-causal_norm-s*/run.json"))
     ]
-    assert f"per run {_listing(per_run)}," in readme
+    assert f"per run {_listing(per_run)}," in page
 
 
 def test_readme_explains_or_marks_every_cell_over_a_point_from_the_paper():
     cmp = pd.read_csv(TABLES / "table3.csv")
     cells = cmp[(cmp.n > 0) & cmp.column.str.startswith("cifar10_lt")]
     assert len(cells)
-    readme = _text(ROOT / "README.md")
     far = cells[cells["diff"].abs() > 1.0]
-    if far.empty:
-        assert "No cell is more than 1.0 point from the paper." in readme
-    for r in far.itertuples():
-        assert f"{r.method} at {r.column} ({r.diff:+.1f})" in readme, (r.method, r.column)
+    for page in (ROOT / "README.md", REPRODUCE_DOC):
+        text = _text(page)
+        if far.empty:
+            assert "No cell is more than 1.0 point from the paper." in text, page.name
+        for r in far.itertuples():
+            assert f"{r.method} at {r.column} ({r.diff:+.1f})" in text, (page.name, r.method, r.column)
