@@ -66,7 +66,7 @@ class LVISRunConfig(Schema):
 
     config: str = field(
         default="lvis_v1/htc_without_semantic_r101_fpn_20e_tde",
-        metadata={"help": "a shipped config (python -m ltkit.detection configs lists them) or a config file"},
+        metadata={"help": "a shipped config (ltkit lvis configs lists them) or a config file"},
     )
     work_dir: str = field(
         default="",
