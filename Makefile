@@ -4,7 +4,7 @@
 PYTHON ?= python3
 PIP_INSTALL = $(PYTHON) -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: install install-lvis quickstart test test-fast test-browser lint docs lab smoke
+.PHONY: install install-lvis quickstart test test-fast test-browser lint docs tables lab smoke
 
 # installs the package with its pinned torch, and registers the `ltkit` Jupyter kernel the
 # notebooks (and papermill) use
@@ -42,6 +42,14 @@ lint: install
 # the documentation site (MkDocs, mkdocs.yml) into build/site; --strict: a warning or a broken link fails
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
+
+# after a record is kept: the tables from the committed records, the gap analysis's tables, the
+# reproduce table, then every generated block of the README and docs/ (tools/docs/blocks.py)
+tables:
+	$(PYTHON) -c "from ltkit.report import write_tables; write_tables('results/reproductions', 'results/tables'); write_tables('results/analysis/cifar10_lt_jpeg', 'results/tables/jpeg_copy')"
+	$(PYTHON) tools/analysis/gap_tables.py
+	$(PYTHON) tools/docs/reproduce_table.py
+	$(PYTHON) tools/docs/blocks.py
 
 test-fast: install
 	$(PYTHON) -m pytest -m "not slow"

@@ -1,5 +1,6 @@
-"""The documentation: the generated configuration page is current, the site builds with no
-warning, a broken link fails the build, and the README's code runs."""
+"""The documentation: the generated configuration page is current, every generated block of the
+README and docs is the file it names, the site builds with no warning, a broken link fails the
+build, and the README's code runs."""
 
 import re
 import shutil
@@ -17,6 +18,76 @@ def test_the_configuration_page_is_generated_from_the_schemas():
         [sys.executable, "tools/docs/config_page.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def _blocks_tool():
+    from conftest import load_script
+
+    return load_script("tools/docs/blocks.py", "docs_blocks")
+
+
+def test_every_generated_block_is_the_file_it_names():
+    tool = _blocks_tool()
+    assert tool.stale() == [], "run: python tools/docs/blocks.py (make tables)"
+
+
+#: the generated files each page must show: the numbers people read there
+SHOWN = {
+    "README.md": [
+        "results/tables/table3_cifar10.md",
+        "results/tables/reproduce.md",
+        "results/reference/quickstart/summary.md",
+    ],
+    "docs/reproduce.md": [
+        "results/tables/reproduce.md",
+        "results/tables/table3_cifar10.md",
+        "results/tables/table3_cifar10_runs.md",
+    ],
+    "docs/performance.md": [
+        "results/benchmarks/cifar_pipeline_cpu_amd_epyc.txt",
+        "results/benchmarks/cifar_pipeline_cpu.txt",
+        "results/benchmarks/posthoc_sweep_cpu.txt",
+        "results/benchmarks/imagenet_pipeline_cpu.txt",
+        "results/benchmarks/lvis_eval_cpu.txt",
+    ],
+    "docs/cifar10_lt_gap.md": [
+        "results/tables/jpeg_copy/table3_cifar10.md",
+        "results/tables/jpeg_copy/table3_cifar10_runs.md",
+        "results/analysis/cifar10_lt_gap/comparisons.md",
+        "results/analysis/cifar10_lt_gap/by_data.md",
+        "results/analysis/cifar10_lt_gap/per_class.md",
+        "results/analysis/cifar10_lt_gap/tde_effect.md",
+        "results/analysis/cifar10_lt_gap/best_epoch.md",
+    ],
+}
+
+
+@pytest.mark.parametrize("page", sorted(SHOWN))
+def test_pages_show_their_numbers_as_generated_blocks(page):
+    tool = _blocks_tool()
+    shown = [path for path, _ in tool.blocks(ROOT / page)]
+    assert set(SHOWN[page]) <= set(shown), (page, shown)
+
+
+def test_a_stale_or_dangling_block_is_found_and_rewritten(tmp_path):
+    tool = _blocks_tool()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "t.md").write_text("| a |\n|---|\n| 1 |\n")
+    (tmp_path / "results" / "r.txt").write_text("# command: x\nrow 1\n")
+    page = tmp_path / "README.md"
+    page.write_text(
+        "# x\n\n<!-- generated from results/t.md -->\n| a |\n|---|\n| 2 |\n<!-- end generated -->\n"
+        "hand-written\n<!-- generated from results/r.txt -->\n<!-- end generated -->\n"
+    )
+    assert tool.stale(tmp_path) == ["README.md: results/t.md", "README.md: results/r.txt"]
+    assert tool.sync(page, tmp_path) is True and tool.stale(tmp_path) == []
+    text = page.read_text()
+    assert "| 1 |" in text and "| 2 |" not in text and "```text\n# command: x\nrow 1\n```\n" in text
+    assert tool.without_blocks(text) == "# x\n\n\nhand-written\n\n"
+    page.write_text("<!-- generated from results/gone.md -->\n<!-- end generated -->\n")
+    with pytest.raises(FileNotFoundError, match="results/gone.md"):
+        tool.stale(tmp_path)
 
 
 def _mkdocs(cwd, site):

@@ -93,7 +93,7 @@ def test_run_overview_shows_the_test_accuracy_per_epoch_of_a_test_every_run():
         assert len(fig.axes) == 4  # loss (with its accuracy twin), test curves, shot bars
         panel = next(ax for ax in fig.axes if ax.get_title() == "test accuracy per epoch")
         lines = {line.get_label(): line for line in panel.get_lines()}
-        tested = hist.dropna(subset=["test_tde"])  # epoch 56: its test pass was lost to a stop (README)
+        tested = hist.dropna(subset=["test_tde"])  # epoch 56: its test pass was lost to a stop (docs/cifar10_lt_gap.md)
         assert len(tested) == len(hist) - 1
         np.testing.assert_array_equal(lines["TDE"].get_xdata(), tested.epoch)
         np.testing.assert_array_equal(lines["TDE"].get_ydata(), tested.test_tde)

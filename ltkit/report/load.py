@@ -29,12 +29,30 @@ def trained_on_several(run_dir: Union[str, os.PathLike]) -> bool:
     return any(c in hist and hist[c].dropna().nunique() > 1 for c in ("device_name", "precision"))
 
 
+def machine_name(environment: Dict[str, Any]) -> str:
+    """Where a run trained, from its record's ``environment``: "AMD EPYC (2 cores)" on a CPU,
+    the GPU's name (times the count) on GPUs."""
+    device = environment.get("device", "cpu")
+    if device == "cpu":
+        name, cores = environment.get("cpu") or "unknown CPU", environment.get("cpu_cores")
+        return f"{name} ({cores} cores)" if cores else name
+    name, count = environment.get("device_name") or device, environment.get("world_size") or 1
+    return f"{count} x {name}" if count > 1 else name
+
+
+def epoch_times(run_dirs: Iterable[Union[str, os.PathLike]]) -> pd.Series:
+    """Every epoch's wall time in seconds (``history.csv``'s ``time_s``) of these runs, pooled."""
+    times = [pd.read_csv(Path(d) / "history.csv").time_s for d in run_dirs if (Path(d) / "history.csv").is_file()]
+    return pd.concat(times, ignore_index=True) if times else pd.Series(dtype=float)
+
+
 def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     """One row per (run, evaluation): run_dir, evaluation, overall/many/medium/few, alpha, every
     run parameter as a column, ``study`` (reproduction / analysis), ``data`` (the data's label,
     ``ltkit.data.fingerprint.label``: "data unknown" for a record without a data block),
-    ``data_fingerprint`` and ``mixed_machines`` (:func:`trained_on_several`). Incomplete runs
-    are left out."""
+    ``data_fingerprint``, ``mixed_machines`` (:func:`trained_on_several`), and where the run
+    trained: ``machine`` (the CPU or GPU model and core count), ``precision``,
+    ``git_commit`` and ``git_dirty``. Incomplete runs are left out."""
     rows = []
     for run_dir in find_runs(path):
         try:
@@ -54,7 +72,11 @@ def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
             if row["task"] == "detection":  # LVIS runs: AP, AP50, ..., APr/APc/APf, APbbox, bbox_*
                 row.update({k: v for k, v in m.items() if k != "alpha"})
             row["train_s"] = rec.get("timings", {}).get("train_s")
-            row["git_commit"] = rec.get("environment", {}).get("git_commit")
+            env = rec.get("environment", {})
+            row["git_commit"] = env.get("git_commit")
+            row["git_dirty"] = env.get("git_dirty")
+            row["machine"] = machine_name(env)
+            row["precision"] = rec.get("precision")
             row["study"] = params.get("study") or "reproduction"  # records from before the field: Table 3's
             row["data"] = data_label(rec.get("data"))
             row["data_fingerprint"] = (rec.get("data") or {}).get("fingerprint")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..data.datasets import names as dataset_names
 from ..data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
-from .load import DETECTION_COLUMNS, benchmark_name, full_length, method_name
+from .load import DETECTION_COLUMNS, benchmark_name, epoch_times, full_length, method_name
 
 #: the LVIS metrics a detection run records (mask AP unless prefixed; APbbox = box AP), percent
 
@@ -117,6 +117,15 @@ def _mean_std(df: pd.DataFrame, keys: List[str], columns) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _reproductions(named: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a named ``load_runs`` frame that may fill Tables 2 and 3: the paper's schedule,
+    and runs meant to reproduce it (not a gap analysis)."""
+    if not len(named):
+        return named
+    study = named.get("study", pd.Series("reproduction", index=named.index)).fillna("reproduction")
+    return named[full_length(named) & study.eq("reproduction")]
+
+
 def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     """Our results next to the paper's for ``table`` ("table2", "table3", "table4", "table5").
 
@@ -143,11 +152,7 @@ def compare_table(runs: pd.DataFrame, table: str) -> pd.DataFrame:
     rows = []
     if table in ("table4", "table5"):
         return _compare_detection(ours, paper, table)
-    if len(ours):  # the paper's schedule, and runs meant to reproduce it (not a gap analysis)
-        ours = ours[
-            full_length(ours)
-            & ours.get("study", pd.Series("reproduction", index=ours.index)).fillna("reproduction").eq("reproduction")
-        ]
+    ours = _reproductions(ours)
     if table == "table2":  # columns: shot groups of the ImageNet-LT runs
         mine = (
             ours[ours.get("dataset", pd.Series(dtype=str)).isin(dataset_names(paper_table=table))]
@@ -270,17 +275,109 @@ def table_markdown(cmp: pd.DataFrame, title: str = "") -> str:
     for label, g in _table_rows(cmp):
         cells = {r.column: _fmt_cell(r) for r in g.itertuples()}
         lines.append(f"| {label} | " + " | ".join(cells[c] for c in cols) + " |")
-    lines += [
-        "",
-        " ".join(
-            [
-                "Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]. "
-                "^q: quoted by the paper from other papers; ^r: re-implemented by the paper's authors."
-            ]
-            + _table_notes(cmp)
-        ),
-    ]
+    legend = ["Cell: ltkit mean ± std over seeds (n runs) / the paper's number [ltkit - paper]."]
+    sources = set(cmp.source) if "source" in cmp else set()
+    if "quoted" in sources:
+        legend.append("^q: quoted by the paper from other papers.")
+    if "reimplemented" in sources:
+        legend.append("^r: re-implemented by the paper's authors.")
+    lines += ["", " ".join(legend + _table_notes(cmp))]
     return "\n".join(lines)
+
+
+def far_cells(cmp: pd.DataFrame, points: float = 1.0) -> pd.DataFrame:
+    """The measured cells of a ``compare_table`` more than ``points`` from the paper."""
+    diff = pd.to_numeric(cmp["diff"], errors="coerce")
+    return cmp[(cmp.n > 0) & (diff.abs() > points)]
+
+
+def far_cells_markdown(cmp: pd.DataFrame, points: float = 1.0) -> str:
+    """One sentence naming the cells more than ``points`` from the paper, e.g. "De-confound at
+    cifar10_lt-r50 (-1.3)"; a page that shows the table explains each of them beside it."""
+    far = far_cells(cmp, points)
+    unit = f"{points:.1f} point" + ("" if points == 1 else "s")
+    if far.empty:
+        return f"No cell is more than {unit} from the paper."
+    named = "; ".join(f"{r.method} at {r.column} ({r.diff:+.1f})" for r in far.itertuples())
+    return f"More than {unit} from the paper: {named}."
+
+
+def runs_table(runs: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """The runs behind the cells of Tables 2 and 3 (``columns``: the benchmarks to take, default
+    all), one row per benchmark, data and run kind (the methods one run gives, e.g. De-confound
+    and De-confound-TDE): ``seeds``, ``commits`` (short), ``machines``, ``precisions``,
+    ``compiled``, ``mixed`` (some run trained on several machines or precisions), ``epochs``,
+    ``median_epoch_s`` (over every epoch of the group's runs, ``history.csv``),
+    ``run_medians_s`` (each run's own median) and ``minutes_per_run`` (the pooled median times
+    the epochs)."""
+    named = _reproductions(_named(runs[runs.task != "detection"] if "task" in runs else runs))
+    if columns is not None and len(named):
+        named = named[named.benchmark.isin(list(columns))]
+    out = []
+    if not len(named):
+        return pd.DataFrame(out)
+    kinds = named.groupby("run_dir").method.agg(lambda m: ", ".join(dict.fromkeys(m)))
+    first = named.drop_duplicates("run_dir").set_index("run_dir").assign(kind=kinds)
+    for (bench, data, kind), g in first.groupby(["benchmark", "data", "kind"], sort=False):
+        times = epoch_times(g.index)
+        epochs = sorted(set(int(e) for e in g.epochs))
+        out.append(
+            {
+                "benchmark": bench,
+                "data": data,
+                "methods": kind,
+                "n": len(g),
+                "seeds": ", ".join(str(s) for s in sorted(g.seed)),
+                "commits": ", ".join(
+                    dict.fromkeys(
+                        str(c)[:7] + ("" if d is False else " (dirty)" if d else " (unknown state)")
+                        for c, d in zip(g.git_commit, g.get("git_dirty", pd.Series(None, index=g.index)))
+                    )
+                ),
+                "machines": ", ".join(dict.fromkeys(g.machine)),
+                "precisions": ", ".join(dict.fromkeys(str(p) for p in g.precision)),
+                "compiled": bool(g.get("compile", pd.Series(False, index=g.index)).fillna(False).astype(bool).all()),
+                "mixed": bool(g.mixed_machines.fillna(False).astype(bool).any()),
+                "epochs": epochs[0] if len(epochs) == 1 else None,
+                "median_epoch_s": float(times.median()) if len(times) else None,
+                "run_medians_s": [float(epoch_times([d]).median()) for d in g.index if len(epoch_times([d]))],
+            }
+        )
+    df = pd.DataFrame(out)
+    df["minutes_per_run"] = [
+        None if (t is None or pd.isna(t) or e is None or pd.isna(e)) else t * e / 60
+        for t, e in zip(df.median_epoch_s, df.epochs)
+    ]
+    order = {c: i for i, c in enumerate(columns or dict.fromkeys(df.benchmark))}
+    return df.sort_values("benchmark", key=lambda b: b.map(order), kind="stable").reset_index(drop=True)
+
+
+def runs_markdown(table: pd.DataFrame, title: str = "") -> str:
+    """Render ``runs_table`` as markdown: which runs fill each column, from which commits, on which
+    machines, and how long a run took."""
+    if table.empty:
+        return "\n".join(([f"**{title}**", ""] if title else []) + ["No runs yet."])
+    several = table.data.nunique() > 1
+    head = ["column"] + (["data"] if several else []) + ["methods", "seeds", "commits", "machine", "training"]
+    head += ["median epoch", "per run"]
+    lines = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for r in table.itertuples():
+        training = r.precisions + (", compiled" if r.compiled else "") + ("†" if r.mixed else "")
+        epoch = "-" if r.median_epoch_s is None or pd.isna(r.median_epoch_s) else f"{r.median_epoch_s:.1f} s"
+        if len(r.run_medians_s) > 1:
+            epoch += f" ({min(r.run_medians_s):.1f}-{max(r.run_medians_s):.1f})"
+        per_run = "-" if r.minutes_per_run is None or pd.isna(r.minutes_per_run) else f"{r.minutes_per_run:.0f} min"
+        cells = [r.benchmark] + ([r.data] if several else []) + [r.methods, r.seeds, r.commits, r.machines]
+        lines.append("| " + " | ".join(cells + [training, epoch, per_run]) + " |")
+    notes = [
+        "Median epoch: over every epoch of the row's runs (`history.csv`, checkpoints and records included;"
+        " in brackets the lowest and highest run's own median); per run: that median times the epochs."
+    ]
+    if not several:
+        notes.append(f"Data: {table.data.iloc[0]}.")
+    if table.mixed.any():
+        notes.append("†: some run trained on more than one machine or precision.")
+    return "\n".join(lines + ["", " ".join(notes)])
 
 
 def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
