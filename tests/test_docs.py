@@ -132,3 +132,21 @@ def test_the_readme_s_tde_example_runs():
     exec(compile(code, "README.md", "exec"), scope)
     assert scope["logits"].shape == (8, 10) and scope["loss"].item() > 0
     assert scope["moving_average"].mean.abs().sum() > 0  # the update moved it
+
+
+def test_the_method_notes_print_the_paper_s_numbers_as_the_package_ships_them():
+    """docs/method.md 4b transcribes the paper's Tables 2-5; ltkit/paper/numbers.csv is what the
+    tables compare with. Each table's numbers must be the same (as multisets: the two name rows
+    differently)."""
+    from ltkit.report.tables import paper_numbers
+
+    text = (ROOT / "docs" / "method.md").read_text()
+    section = text[text.index("### 4b.") : text.index("## 5.")]
+    paper = paper_numbers()
+    for table in ("table2", "table3", "table4", "table5"):
+        n = table[-1]
+        title = f"**Table {n}" if n != "5" else "**Table 5 (supplementary)"
+        part = section[section.index(title) :]
+        rows = [line for line in part.split("\n\n")[1].splitlines() if line.startswith("| ") and "---" not in line][1:]
+        shown = sorted(float(c) for r in rows for c in r.strip("| ").split(" | ") if re.fullmatch(r"\d+\.\d", c))
+        assert shown == sorted(paper[paper.table == table].value.round(1).tolist()), table

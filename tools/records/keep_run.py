@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     for run_dir in args.run_dirs:
         print(f"kept {run_dir} -> {keep(run_dir, args.dest)}")
+    print("next: make tables (the tables, the generated pages and the README's blocks from the records)")
     return 0
 
 
