@@ -28,22 +28,6 @@ PAPER_DETECTOR = "htc_without_semantic_r101_fpn_20e"
 PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "paper" / "numbers.csv"
 
 
-#: benchmark columns of each paper table, in the paper's order
-TABLE_COLUMNS = {
-    "table2": ["many", "medium", "few", "overall"],
-    "table4": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
-    "table5": ["AP", "AP50", "AP75", "APr", "APc", "APf", "APbbox"],
-    "table3": [
-        "cifar100_lt-r100",
-        "cifar100_lt-r50",
-        "cifar100_lt-r10",
-        "cifar10_lt-r100",
-        "cifar10_lt-r50",
-        "cifar10_lt-r10",
-    ],
-}
-
-
 def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
     """The paper's reported numbers (``ltkit/paper/numbers.csv``): table, benchmark, method,
     source (proposed / paper / reimplemented / quoted), metric, value."""
@@ -54,6 +38,21 @@ def paper_numbers(path: Union[str, os.PathLike, None] = None) -> pd.DataFrame:
             "ltkit/paper/numbers.csv (reinstall ltkit, or pass path= to read another copy)"
         )
     return pd.read_csv(p)
+
+
+def _paper_columns() -> Dict[str, List[str]]:
+    """The columns of each paper table, in the paper's order, read from its numbers: the
+    benchmarks where the table prints one metric (Table 3: overall accuracy per dataset and
+    ratio), else the metrics (Table 2: shot groups; Tables 4 and 5: AP kinds)."""
+    columns = {}
+    for table, rows in paper_numbers().groupby("table", sort=False):
+        metrics = list(dict.fromkeys(rows.metric))
+        columns[table] = list(dict.fromkeys(rows.benchmark)) if len(metrics) == 1 else metrics
+    return columns
+
+
+#: the columns of each paper table, in the paper's order (from ``ltkit/paper/numbers.csv``)
+TABLE_COLUMNS = _paper_columns()
 
 
 def _cell(values: pd.Series) -> Dict[str, Any]:
