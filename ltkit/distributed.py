@@ -17,6 +17,7 @@ Rank 0 writes checkpoints and run records; per-epoch metrics are summed over ran
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -27,6 +28,7 @@ __all__ = [
     "under_torchrun",
     "torchrun_command",
     "setup",
+    "teardown",
     "is_initialized",
     "rank",
     "world_size",
@@ -85,7 +87,8 @@ def barrier() -> None:
 def setup(device: torch.device) -> torch.device:
     """Join torchrun's process group (NCCL for CUDA, gloo for CPU); returns this rank's device.
 
-    A CUDA device becomes ``cuda:<LOCAL_RANK>``. Does nothing outside torchrun.
+    A CUDA device becomes ``cuda:<LOCAL_RANK>``. Does nothing outside torchrun. The group is
+    left at exit (:func:`teardown`).
     """
     if not under_torchrun():
         return device
@@ -97,7 +100,14 @@ def setup(device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(teardown)  # leave the group before the interpreter tears its objects down
     return device
+
+
+def teardown() -> None:
+    """Leave the process group :func:`setup` joined (registered to run at exit); nothing otherwise."""
+    if is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(t: torch.Tensor) -> torch.Tensor:

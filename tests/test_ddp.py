@@ -176,3 +176,29 @@ def test_gpus_2_runs_through_torchrun_on_cpu(tmp_path):
     assert len(cached["labels"]) == len(load_dataset(RunConfig(**TINY)).test)
     acc = 100 * np.mean(cached["logits_tde"].argmax(1) == cached["labels"])
     assert rec["metrics"]["tde"]["overall"] == pytest.approx(acc, abs=1e-9)
+
+
+def test_setup_joins_the_group_and_leaves_it_at_exit(monkeypatch):
+    """A group that setup joins is destroyed at exit (teardown, registered with atexit), so torch
+    never finds one left over when the process ends."""
+    import atexit
+    import socket
+
+    from ltkit import distributed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0", "WORLD_SIZE": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(distributed, "under_torchrun", lambda: True)
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    assert not distributed.is_initialized()
+    assert distributed.setup(torch.device("cpu")) == torch.device("cpu")
+    try:
+        assert distributed.is_initialized() and registered == [distributed.teardown]
+    finally:
+        distributed.teardown()
+    assert not distributed.is_initialized()
+    distributed.teardown()  # leaving twice is harmless
