@@ -33,9 +33,13 @@ except ImportError:  # pragma: no cover - depends on the environment
 from ltkit.data.listfile import EXPECTED_LINES, IMAGE_SOURCES, SPLIT_FILES, parse_list_lines  # noqa: E402
 from ltkit.utils import atomic_write  # noqa: E402
 
-DATASETS = ("cifar10", "cifar100", "imagenet_lt", "places_lt", "lvis_v1", "lvis_v0.5")
-DEFAULT_ROOTS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet_lt": "ImageNet_LT", "places_lt": "Places_LT",
-                 "lvis_v1": "LVIS", "lvis_v0.5": "LVIS"}
+from ltkit.data.datasets import DATASETS as RUN_DATASETS  # noqa: E402
+
+#: the folder under data/ each dataset goes to by default: where runs look for it
+#: (ltkit.data.datasets), and LVIS's default root (ltkit.detection.data.default_root)
+DEFAULT_ROOTS = {d.get_data: Path(d.default_root).name for d in RUN_DATASETS.values() if d.get_data}
+DEFAULT_ROOTS.update({"lvis_v1": "LVIS", "lvis_v0.5": "LVIS"})
+DATASETS = tuple(DEFAULT_ROOTS)
 #: the LVIS annotation zips (the LVIS site's links) and the COCO 2017 image zips they index
 LVIS_BASE_URL = "https://dl.fbaipublicfiles.com/LVIS"
 COCO_IMAGES_URL = "http://images.cocodataset.org/zips"
