@@ -3,7 +3,9 @@ run by hand, once, as the issue's anchor; its record lives under results/analysi
 
 import pytest
 import yaml
-from conftest import load_script
+from conftest import load_script, requires_shared_cifar10
+
+from ltkit.data.fingerprint import KNOWN_CONTENT
 
 
 def _tool():
@@ -72,3 +74,32 @@ def test_bad_input_is_refused_with_what_to_do(tmp_path, capsys):
         tool.main(["--code", str(code), "--data", str(data), "--seed", "0", "--out", str(tmp_path / "o")])
     assert "--seed must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+JPEG_Q75 = "sha256:6c933e12b0a3587180b7f9db0fa0f3bbc461ec2858489932df3b133ea125423c"
+
+
+def test_the_gap_tables_name_the_anchor_data_by_content():
+    gap = load_script("tools/analysis/gap_tables.py")
+    files_only = "# data: /w/data/cifar10/cifar-10-batches-py sha256 030742a876951f65; seed 1 (torch by their main.py)"
+    assert gap.anchor_data(files_only) == "CIFAR-10 JPEG copy q75"
+    official = next(fp for fp, (name, _) in KNOWN_CONTENT.items() if name == "CIFAR-10 official release")
+    named = f"# data: /w/d sha256 0123456789abcdef; content {official} (CIFAR-10 official release); seed 1"
+    assert gap.anchor_data(named) == "CIFAR-10 official release"  # the content wins over an unknown file hash
+    other = "sha256:" + "ab" * 32
+    assert gap.anchor_data(f"# data: /w/d sha256 0123456789abcdef; content {other} (unknown copy); seed 1") == (
+        "unknown copy " + "ab" * 6
+    )
+    assert gap.anchor_data("# data: /w/d sha256 0123456789abcdef; seed 1") == "data unknown"
+    assert gap.anchor_data("# no data line") == "data unknown"
+    assert gap.anchor_numbers()["data"] == "CIFAR-10 JPEG copy q75"  # the committed record: by its file hash
+
+
+@requires_shared_cifar10
+def test_the_anchor_file_hash_is_the_team_jpeg_copy(cifar10_root):
+    """The committed anchor record names its data by the batch files' hash only; that hash is the
+    team's JPEG copy as the shared tool writes it, whose content is the registered q75 copy."""
+    tool, gap = _tool(), load_script("tools/analysis/gap_tables.py")
+    batches = sorted((cifar10_root / "cifar-10-batches-py").iterdir())
+    assert gap.FILE_HASHES == {tool.fingerprint(batches): JPEG_Q75}
+    assert tool.data_content(cifar10_root, "cifar10") == f"{JPEG_Q75} (CIFAR-10 JPEG copy q75)"

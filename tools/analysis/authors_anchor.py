@@ -28,7 +28,8 @@ Their config (``config/<DATASET>_LT/causal_norm_32.yaml``) is copied with only `
 training, their ``--test`` path (which for CIFAR loads the last epoch) runs twice, with
 ``use_effect`` false (De-confound) and true (De-confound-TDE). ``OUT/record.txt`` gets the
 provenance header (this checkout's commit, date, machine), the authors' code and data
-fingerprints, and the accuracies; their own logs stay in ``OUT/authors_log/``.
+fingerprints (the data's both as file bytes and as the content ltkit's records name), and the
+accuracies; their own logs stay in ``OUT/authors_log/``.
 
     python tools/analysis/authors_anchor.py --code ../Long-Tailed-Recognition.pytorch/classification \\
         --data data/cifar10 --ratio 100 --seed 1 --out results/runs/authors_anchor/cifar10-r100-s1
@@ -70,6 +71,16 @@ def fingerprint(paths) -> str:
     for p in paths:
         h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
+
+
+def data_content(data: Path, dataset: str) -> str:
+    """The content fingerprint of the images and labels at ``data`` (``ltkit.data.fingerprint``,
+    the one ltkit's own records carry) and the name tables give it: ``sha256:<hex> (<name>)``."""
+    from ltkit.data.cifar import load_cifar_lt
+    from ltkit.data.fingerprint import label
+
+    block = load_cifar_lt(data, 10 if dataset == "cifar10" else 100).info["data"]
+    return f"{block['fingerprint']} ({label(block)})"
 
 
 # --------------------------------------------------------------------------- child process
@@ -220,6 +231,7 @@ def main(argv=None) -> int:
     from ltkit.runs.provenance import Report
 
     report = Report()  # provenance taken before anything runs
+    content = data_content(data, args.dataset)
     with hold(out):
         if (out / "record.txt").exists() or (out / "authors_log").exists():
             ap.error(f"{out} already holds a run; their code cannot resume: choose a new --out")
@@ -273,8 +285,9 @@ def main(argv=None) -> int:
             f"num_workers={opt['num_workers']}, num_epochs={opt['num_epochs']} (cfg_train.yaml)"
         )
         report(
-            f"# data: {data / folder} sha256 {fingerprint(batches)}; seed {args.seed} (torch by their main.py, "
-            f"NumPy and random by this script); per-epoch test pass {'skipped' if args.skip_val else 'run'}"
+            f"# data: {data / folder} sha256 {fingerprint(batches)}; content {content}; seed {args.seed} "
+            f"(torch by their main.py, NumPy and random by this script); "
+            f"per-epoch test pass {'skipped' if args.skip_val else 'run'}"
         )
         report(f"# train time: {train_s / 60:.1f} min ({opt['num_epochs']} epochs, fp32, eager, their DataLoader)")
         report()
