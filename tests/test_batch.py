@@ -361,6 +361,32 @@ def test_batch_runs_fails_skips_and_summarises(work, capsys):
     assert [r["status"] for r in json.loads((runs / "batch.json").read_text())] == ["skipped", "failed", "skipped"]
 
 
+def test_batch_md_says_how_far_a_running_batch_got(work):
+    """batch.md is written at the start and after each run, so a batch killed outright (no
+    chance to write its final summary) leaves it current; each run here copies what it saw."""
+    peek = (
+        "import pathlib, shutil\nshutil.copy(pathlib.Path(output_dir).parent / 'batch.md', output_dir + '.seen.md')\n"
+    )
+    make_notebook(work / "nb" / "peek.ipynb", TRAIN_PARAMS, TRAIN_BODY + peek)
+    path = write_recipe(
+        work / "recipe.yaml",
+        notebook="nb/peek.ipynb",
+        output_root="runs",
+        name="s{seed}",
+        base={"epochs": 1, "device": "cpu"},
+        grid={"seed": [0, 2, 3]},
+    )
+    (work / "runs" / "s3").mkdir(parents=True)
+    (work / "runs" / "s3" / "run.json").write_text(json.dumps({"status": "complete"}))
+    run_batch(path)
+    first, second = ((work / "runs" / f"s{n}.seen.md").read_text() for n in (0, 2))
+    assert "(in progress since " in first and "ltkit status runs" in first
+    assert "| s0 | pending |" in first and "| s2 | pending |" in first and "| s3 | skipped |" in first
+    assert "| s0 | done |" in second and "| s2 | pending |" in second
+    final = (work / "runs" / "batch.md").read_text()
+    assert "in progress" not in final and "| s2 | done |" in final and "pending" not in final
+
+
 def test_report_runs_after_batch(work, capsys):
     make_notebook(work / "nb" / "report.ipynb", REPORT_PARAMS, REPORT_BODY)
     path = seeds_recipe(work, [0, 2], report=["nb/report.ipynb", "nb/absent.ipynb"])

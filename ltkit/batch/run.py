@@ -10,7 +10,9 @@ kernel each). ``--devices 0,1`` pins the runs that execute, in recipe order, rou
 GPUs by setting their ``device`` parameter to ``cuda:0``, ``cuda:1``, ``cuda:0``, ... (this
 overrides any ``device`` in the recipe; use ``--jobs`` = number of devices for one run per
 GPU). At the end a summary (name, status ``done`` / ``skipped`` / ``failed``, seconds, error)
-is printed and written to ``output_root/batch.json`` and ``output_root/batch.md``.
+is printed and written to ``output_root/batch.json`` and ``output_root/batch.md``. While the
+batch runs, those files hold the summary so far (the runs still to finish ``pending``), written
+at the start and after each run: a batch killed outright leaves them saying how far it got.
 
 ``--report`` then executes each report notebook with the parameter ``results_dir =
 output_root`` into ``output_root/reports/<notebook name>``; a report notebook that has an
@@ -185,13 +187,24 @@ def run_recipe(
     def postfix() -> str:
         return f"failed={counts['failed']}" + "".join(f"; {text}" for text in running_text(todo, rows, root))
 
+    since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+    def write_progress() -> None:
+        """The summary so far, so that batch.md is current even after a batch that was killed outright."""
+        ordered = [rows.get(s.name) or result_row(s, "pending", 0.0, "", None) for s in specs]
+        title = f"batch {recipe.path} (in progress since {since}; each run's epoch: ltkit status {recipe.output_root})"
+        write_summary(out_root, ordered, title)
+
     def on_row(row: Dict[str, Any]) -> None:
         rows[row["name"]] = row
         counts["failed"] += row["status"] == "failed"
         bar.set_postfix_str(postfix())
         bar.update(1)
+        write_progress()
 
     watch = _Every(PROGRESS_S, lambda: bar.set_postfix_str(postfix()))
+    if todo:
+        write_progress()
     try:
         with signals_as_interrupt(), watch:
             if executor == "threads":
