@@ -120,6 +120,30 @@ def test_status_tells_running_stopped_and_complete_runs_apart(tmp_path, capsys):
     assert main(["status", str(tmp_path / "missing")]) == 2
 
 
+def test_status_lists_a_batch_runs_that_have_no_record_yet(tmp_path, capsys):
+    from ltkit.cli import main
+    from ltkit.runs.status import run_status
+    from ltkit.utils import write_json
+
+    write_json(tmp_path / "s0" / "run.json", {"status": "complete", "params": {"epochs": 200}})
+    batch = [("s0", "done"), ("k1", "skipped"), ("f2", "failed"), ("p3", "pending"), ("n4", "not started")]
+    write_json(tmp_path / "batch.json", [{"name": n, "status": s} for n, s in batch])
+    st = run_status(tmp_path)
+    assert [(Path(r).name, s) for r, s in zip(st.run, st.state)] == [
+        ("s0", "complete"),
+        ("k1", "kept"),
+        ("f2", "failed"),
+        ("p3", "pending"),
+        ("n4", "pending"),
+    ]
+    assert main(["status", str(tmp_path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "p3" in line).split()
+    assert row[1:] == ["pending", "-/-", "-", "-", "-", "-"]
+    assert run_status(tmp_path / "s0").state.tolist() == ["complete"]  # one run folder: no batch rows
+    (tmp_path / "batch.json").write_text("{")  # being written: the runs alone
+    assert run_status(tmp_path).state.tolist() == ["complete"]
+
+
 def test_time_left_ignores_one_epoch_that_held_a_pause():
     """progress(): an epoch that held a long pause (its time_s in hours) does not set the estimate."""
     from ltkit.runs.runner import progress

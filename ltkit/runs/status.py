@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, Union
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Union
 
 import pandas as pd
 
@@ -33,9 +34,12 @@ def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     process holds the run folder's lock, ``ltkit.runs.folder``), "stopped" (no process does: run it
     again to resume from its checkpoint), "interrupted" (stopped by Ctrl-C or an interrupted batch;
     resumes the same way), "running?" (a record from before the lock, written on another host) or
-    "unreadable"."""
+    "unreadable". A folder holding a batch's ``batch.json`` (``ltkit.batch``) also gets a row
+    for each of the batch's runs that has no record there: "pending" (not run yet), "failed"
+    (before it wrote one) or "kept" (skipped: complete in the recipe's ``kept`` folder)."""
     rows = []
-    for run_dir in find_runs(path):
+    found = find_runs(path)
+    for run_dir in found:
         row: Dict[str, Any] = {"run": str(run_dir)}
         try:
             rec = read_run(run_dir)
@@ -65,9 +69,37 @@ def run_status(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
             updated=prog.get("updated"),
         )
         rows.append(row)
+    rows += _pending(path, found)
     return pd.DataFrame(
         rows, columns=["run", "state", "epoch", "epochs", "loss", "images_per_s", "eta_s", "precision", "updated"]
     )
+
+
+def _pending(path, found) -> List[Dict[str, Any]]:
+    """The runs a batch summary under ``path`` lists that have no record yet (not started, or
+    failed before writing one), in the batch's order."""
+    if isinstance(path, (list, tuple)):
+        return [row for p in path for row in _pending(p, found)]
+    summary = Path(path) / "batch.json"
+    if not summary.is_file():
+        return []
+    try:
+        batch = json.loads(summary.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    if not isinstance(batch, list):
+        return []
+    have = {Path(r).resolve() for r in found}
+    rows = []
+    for r in batch:
+        if not isinstance(r, dict) or not r.get("name"):
+            continue
+        folder = Path(path) / str(r["name"])
+        if folder.resolve() not in have:
+            # skipped with no folder here: complete in the recipe's kept folder
+            state = {"failed": "failed", "skipped": "kept"}.get(r.get("status"), "pending")
+            rows.append({"run": str(folder), "state": state})
+    return rows
 
 
 def format_status(status: pd.DataFrame) -> str:
@@ -90,6 +122,6 @@ def format_status(status: pd.DataFrame) -> str:
         epoch = f"{num(r.epoch, '.0f')}/{num(r.epochs, '.0f')}"
         lines.append(
             f"{r.run:<{width}}  {r.state:<10} {epoch:>9} {num(r.loss, '.4f'):>8} "
-            f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {r.precision or '-'}"
+            f"{num(r.images_per_s, '.0f'):>7} {left(r.eta_s):>7}  {'-' if pd.isna(r.precision) else r.precision}"
         )
     return "\n".join(lines)
