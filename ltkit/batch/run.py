@@ -189,11 +189,14 @@ def run_recipe(
 
     since = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
+    def so_far(missing: str) -> List[Dict[str, Any]]:
+        """One row per run in recipe order; a run with no result yet has the status ``missing``."""
+        return [rows.get(s.name) or result_row(s, missing, 0.0, "", None) for s in specs]
+
     def write_progress() -> None:
         """The summary so far, so that batch.md is current even after a batch that was killed outright."""
-        ordered = [rows.get(s.name) or result_row(s, "pending", 0.0, "", None) for s in specs]
         title = f"batch {recipe.path} (in progress since {since}; each run's epoch: ltkit status {recipe.output_root})"
-        write_summary(out_root, ordered, title)
+        write_summary(out_root, so_far("pending"), title)
 
     def on_row(row: Dict[str, Any]) -> None:
         rows[row["name"]] = row
@@ -223,7 +226,7 @@ def run_recipe(
                 )
     except KeyboardInterrupt:
         bar.close()
-        ordered = [rows.get(s.name) or result_row(s, "not started", 0.0, "", None) for s in specs]
+        ordered = so_far("not started")
         write_summary(out_root, ordered, f"batch {recipe.path} (interrupted)")
         print(
             format_summary(

@@ -59,9 +59,12 @@ def anchor_data(text: str) -> str:
     it names, else from its batch files' hash (``FILE_HASHES``), else "data unknown"."""
     line = next((ln for ln in text.splitlines() if ln.startswith("# data: ")), "")
     content = re.search(r"content (sha256:[0-9a-f]{64})", line)
+    if content:
+        return data_label({"fingerprint": content.group(1)})
     files = re.search(r" sha256 ([0-9a-f]{16})", line)
-    fp = content.group(1) if content else FILE_HASHES.get(files.group(1)) if files else None
-    return data_label({"fingerprint": fp}) if fp else NO_BLOCK
+    if files and files.group(1) in FILE_HASHES:
+        return data_label({"fingerprint": FILE_HASHES[files.group(1)]})
+    return NO_BLOCK
 
 
 def anchor_numbers(path: Path = ANCHOR) -> dict:
