@@ -339,6 +339,9 @@ def test_batch_runs_fails_skips_and_summarises(work, capsys):
     assert by["s0"]["status"] == by["s2"]["status"] == "done"
     assert by["s1"]["status"] == "failed"
     assert by["s1"]["error"] == "ValueError: seed 1 fails on purpose"
+    # what ltkit status estimates a pending run's time from: the run-defining fields, no execution ones
+    assert by["s2"]["config"]["seed"] == 2 and by["s2"]["config"]["epochs"] == by["s0"]["config"]["epochs"]
+    assert "device" not in by["s2"]["config"] and "output_dir" not in by["s2"]["config"]
     for name in ("s0", "s1", "s2"):
         assert (runs / name / "train.ipynb").is_file()  # the executed copy, beside the run record
     for name, dev in (("s0", "cuda:0"), ("s2", "cuda:0")):

@@ -144,6 +144,49 @@ def test_status_lists_a_batch_runs_that_have_no_record_yet(tmp_path, capsys):
     assert run_status(tmp_path).state.tolist() == ["complete"]
 
 
+def test_status_estimates_a_pending_run_from_runs_that_differ_only_in_seed(tmp_path, monkeypatch, capsys):
+    """A pending run's time: the median epoch of the batch's runs (here, or in the kept folder)
+    with the same run-defining fields but the seed, times its epochs; none from another config."""
+    from ltkit.cli import main
+    from ltkit.runs.status import run_status
+    from ltkit.utils import write_json, write_text
+
+    monkeypatch.chdir(tmp_path)
+    tde = {"dataset": "cifar10_lt", "imb_ratio": 10.0, "classifier": "causal_norm", "epochs": 200, "seed": 0}
+    linear = dict(tde, imb_ratio=100.0, classifier="linear")
+
+    def record(folder, params, times, status="complete"):
+        write_json(Path(folder) / "run.json", {"status": status, "params": params})
+        write_text(Path(folder) / "history.csv", "epoch,time_s\n" + "".join(f"{i},{t}\n" for i, t in enumerate(times)))
+
+    # the running r10 seed 0 has timed three epochs (the first compiled); an older record of the
+    # linear baseline, kept elsewhere and without today's classifier field, timed 10 s epochs
+    record("runs/s0", tde, [95.0, 30.0, 29.0], status="running")
+    record("kept/b0", {k: v for k, v in linear.items() if k != "classifier"}, [10.0, 10.0])
+    rows = [
+        {"name": "s0", "status": "pending", "config": tde},
+        {"name": "s1", "status": "pending", "config": dict(tde, seed=1)},
+        {"name": "b0", "status": "skipped", "kept_dir": "kept/b0", "config": linear},
+        {"name": "b1", "status": "pending", "config": dict(linear, seed=1)},
+        {"name": "e1", "status": "pending", "config": dict(tde, seed=1, epochs=100)},  # epochs differ: no estimate
+        {"name": "old", "status": "pending"},  # a summary from before configs were written
+    ]
+    write_json(Path("runs/batch.json"), rows)
+    st = run_status("runs")
+    st.index = [Path(r).name for r in st.run]
+    assert st.index.tolist() == ["s0", "s1", "b0", "b1", "e1", "old"]
+    assert st.state.tolist() == ["running?", "pending", "kept", "pending", "pending", "pending"]
+    assert st.eta_s["s1"] == 30.0 * 200 and st.eta_s["b1"] == 10.0 * 200
+    assert pd.isna(st.eta_s["e1"]) and pd.isna(st.eta_s["old"])
+    assert st.epochs["e1"] == 100
+
+    assert main(["status", "runs"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert next(ln for ln in out if ln.startswith("runs/s1")).split()[1:4] == ["pending", "-/200", "-"]
+    assert next(ln for ln in out if ln.startswith("runs/s1")).split()[5] == "~1h40m"
+    assert out[-1].startswith("left in all: ~2h13m, and 2 pending runs with no estimate yet")
+
+
 def test_time_left_ignores_one_epoch_that_held_a_pause():
     """progress(): an epoch that held a long pause (its time_s in hours) does not set the estimate."""
     from ltkit.runs.runner import progress

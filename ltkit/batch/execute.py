@@ -130,6 +130,9 @@ def run_one(spec: RunSpec, notebook: Path, kernel: str, root: Path) -> Dict[str,
 
 
 def result_row(spec: RunSpec, status: str, seconds: float, error: str, executed: Optional[Path]) -> Dict[str, Any]:
+    """A run's row of the batch summary. ``kept_dir`` and ``config`` (the run-defining fields)
+    let ``ltkit status`` estimate how long a run that has not started will take."""
+    config = spec.config
     return {
         "name": spec.name,
         "status": status,
@@ -138,6 +141,8 @@ def result_row(spec: RunSpec, status: str, seconds: float, error: str, executed:
         "output_dir": spec.output_dir,
         "notebook": str(executed) if executed else "",
         "device": spec.parameters.get("device", ""),
+        "kept_dir": spec.kept_dir or "",
+        "config": ({k: v for k, v in config.to_dict().items() if k not in config.execution_fields()} if config else {}),
     }
 
 

@@ -40,12 +40,6 @@ def machine_name(environment: Dict[str, Any]) -> str:
     return f"{count} x {name}" if count > 1 else name
 
 
-def epoch_times(run_dirs: Iterable[Union[str, os.PathLike]]) -> pd.Series:
-    """Every epoch's wall time in seconds (``history.csv``'s ``time_s``) of these runs, pooled."""
-    times = [pd.read_csv(Path(d) / "history.csv").time_s for d in run_dirs if (Path(d) / "history.csv").is_file()]
-    return pd.concat(times, ignore_index=True) if times else pd.Series(dtype=float)
-
-
 def load_runs(path: Union[str, os.PathLike, Iterable]) -> pd.DataFrame:
     """One row per (run, evaluation): run_dir, evaluation, overall/many/medium/few, alpha, every
     run parameter as a column, ``study`` (reproduction / analysis), ``data`` (the data's label,

@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..data.datasets import names as dataset_names
 from ..data.fingerprint import NO_BLOCK as NO_DATA_BLOCK
-from .load import DETECTION_COLUMNS, benchmark_name, epoch_times, full_length, method_name
+from ..runs.record import epoch_times
+from .load import DETECTION_COLUMNS, benchmark_name, full_length, method_name
 
 #: the LVIS metrics a detection run records (mask AP unless prefixed; APbbox = box AP), percent
 

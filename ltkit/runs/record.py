@@ -70,3 +70,9 @@ def find_runs(path: Union[str, os.PathLike, Iterable]) -> List[Path]:
     if (p / RUN_JSON).is_file():
         return [p]
     return sorted(f.parent for f in p.rglob(RUN_JSON))
+
+
+def epoch_times(run_dirs: Iterable[Union[str, os.PathLike]]) -> pd.Series:
+    """Every epoch's wall time in seconds (``history.csv``'s ``time_s``) of these runs, pooled."""
+    times = [pd.read_csv(Path(d) / "history.csv").time_s for d in run_dirs if (Path(d) / "history.csv").is_file()]
+    return pd.concat(times, ignore_index=True) if times else pd.Series(dtype=float)

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ltkit.batch.recipe import expand, load_recipe  # noqa: E402
-from ltkit.report.load import epoch_times, load_runs  # noqa: E402
+from ltkit.report.load import load_runs  # noqa: E402
+from ltkit.runs.record import epoch_times  # noqa: E402
 from ltkit.utils import write_text  # noqa: E402
 
 #: (paper table, recipe, the dataset of the recipe's runs that the row counts, its data, where it runs)
