@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import ltkit
-from ltkit.report.compare import best_epochs, compare_runs, differences, numbers, tde_effect
+from ltkit.report.compare import best_epochs, compare_runs, differences, numbers, tde_effect, tde_effect_markdown
 from ltkit.report.load import load_runs
 from ltkit.report.tables import compare_table, far_cells_markdown, runs_markdown, runs_table
 
@@ -64,7 +64,19 @@ def test_a_group_of_seeds_is_their_mean_and_an_incomplete_run_is_refused(tmp_pat
     assert n["plain_std"] == pytest.approx(2.0) and "seed" not in n["params"]  # seeds differ: not a shared setting
     effect = tde_effect([("three", runs, 8.9)]).iloc[0]
     assert effect.overall_gain == pytest.approx(9.0) and effect.medium_gain == pytest.approx(71.0 - 5 - 42.0)
+    # CIFAR-10-LT at ratio 10 has no medium-shot class: the record's medium is None
     rec = json.loads((runs[0] / "run.json").read_text())
+    r10 = _run(tmp_path, "r10", plain=86.0, tde=88.0, imb_ratio=10.0)
+    rec10 = json.loads((r10 / "run.json").read_text())
+    for ev in ("plain", "tde"):
+        rec10["metrics"][ev]["medium"] = rec10["metrics"][ev]["few"] = None
+    (r10 / "run.json").write_text(json.dumps(rec10))
+    effect = tde_effect([("three", runs, 8.9), ("r10", [r10], 1.7)])
+    assert effect.medium_gain.isna().tolist() == [False, True] and effect.overall_gain.iloc[1] == pytest.approx(2.0)
+    assert (
+        tde_effect_markdown(effect).splitlines()[-1]
+        == "| r10 | 1 | 86.0 -> 88.0 [+2.0] | +1.7 | no medium-shot class |"
+    )
     (runs[0] / "run.json").write_text(json.dumps({**rec, "status": "running"}))
     with pytest.raises(ValueError, match="not complete"):
         numbers(runs[0])

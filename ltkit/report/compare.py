@@ -43,7 +43,7 @@ def _record(run_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
 def numbers(source: Source) -> Dict[str, Any]:
     """One side of a comparison: ``name``, ``n`` (runs), ``plain`` / ``tde`` (overall accuracy,
     mean over the runs) with ``plain_std`` / ``tde_std`` (None for one run), ``medium_plain`` /
-    ``medium_tde``, ``code`` ("ltkit"), ``data`` (label), ``machine``, ``precision``, ``commit``
+    ``medium_tde`` (None where the runs have no medium-shot class, as CIFAR-10-LT at ratio 10), ``code`` ("ltkit"), ``data`` (label), ``machine``, ``precision``, ``commit``
     and ``params`` (the settings all runs share)."""
     if isinstance(source, dict):
         return source
@@ -58,6 +58,9 @@ def numbers(source: Source) -> Dict[str, Any]:
     def mean_std(v: List[float]) -> Tuple[float, Union[float, None]]:
         return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else None)
 
+    def mean(v: List[Union[float, None]]) -> Union[float, None]:
+        return None if any(x is None for x in v) else statistics.mean(v)
+
     shared = {k: v for k, v in recs[0]["params"].items() if all(r["params"].get(k) == v for r in recs)}
     plain, plain_std = mean_std(values("plain", "overall"))
     tde, tde_std = mean_std(values("tde", "overall")) if all("tde" in r["metrics"] for r in recs) else (None, None)
@@ -69,8 +72,8 @@ def numbers(source: Source) -> Dict[str, Any]:
         "plain_std": plain_std,
         "tde": tde,
         "tde_std": tde_std,
-        "medium_plain": statistics.mean(values("plain", "medium")),
-        "medium_tde": statistics.mean(values("tde", "medium")) if tde is not None else None,
+        "medium_plain": mean(values("plain", "medium")),
+        "medium_tde": mean(values("tde", "medium")) if tde is not None else None,
         "code": "ltkit",
         "data": ", ".join(dict.fromkeys(data_label(r.get("data")) for r in recs)),
         "machine": ", ".join(dict.fromkeys(machine_name(r.get("environment", {})) for r in recs)),
@@ -143,10 +146,11 @@ def compare_markdown(table: pd.DataFrame) -> str:
 def tde_effect(sources: Sequence[Tuple[str, Source, Union[float, None]]]) -> pd.DataFrame:
     """What TDE adds over the plain evaluation of the same runs: overall and medium-shot accuracy
     without and with TDE and their differences, one row per (label, source, the paper's overall
-    gain or None)."""
+    gain or None); the medium-shot columns are None where the runs have no medium-shot class."""
     rows = []
     for label, source, paper in sources:
         s = numbers(source)
+        medium = s["medium_plain"] is not None and s["medium_tde"] is not None
         rows.append(
             {
                 "runs": label,
@@ -157,7 +161,7 @@ def tde_effect(sources: Sequence[Tuple[str, Source, Union[float, None]]]) -> pd.
                 "overall_gain": s["tde"] - s["plain"],
                 "medium_plain": s["medium_plain"],
                 "medium_tde": s["medium_tde"],
-                "medium_gain": s["medium_tde"] - s["medium_plain"],
+                "medium_gain": s["medium_tde"] - s["medium_plain"] if medium else None,
             }
         )
     return pd.DataFrame(rows)
@@ -170,9 +174,14 @@ def tde_effect_markdown(table: pd.DataFrame) -> str:
     ]
     for r in table.itertuples():
         paper = "-" if r.paper_gain is None or pd.isna(r.paper_gain) else f"{r.paper_gain:+.1f}"
+        medium = (
+            "no medium-shot class"
+            if r.medium_gain is None or pd.isna(r.medium_gain)
+            else f"{r.medium_plain:.1f} -> {r.medium_tde:.1f} [{r.medium_gain:+.1f}]"
+        )
         lines.append(
             f"| {r.runs} | {r.n} | {r.overall_plain:.1f} -> {r.overall_tde:.1f} [{r.overall_gain:+.1f}] | {paper} | "
-            f"{r.medium_plain:.1f} -> {r.medium_tde:.1f} [{r.medium_gain:+.1f}] |"
+            f"{medium} |"
         )
     return "\n".join(lines)
 
