@@ -126,3 +126,18 @@ def test_cells_far_from_the_paper_are_named(tmp_path):
     cmp = cmp[cmp.column == "cifar10_lt-r100"]
     assert far_cells_markdown(cmp) == "More than 1.0 point from the paper: De-confound-TDE at cifar10_lt-r100 (-2.6)."
     assert far_cells_markdown(cmp, points=3.0) == "No cell is more than 3.0 points from the paper."
+
+
+def test_the_summary_lists_benchmarks_in_the_paper_order(tmp_path):
+    """r100, r50, r10 as in the paper (not r10 first, as a sort by name would), others after."""
+    from ltkit.report.tables import summary_table
+
+    for ratio in (10.0, 20.0, 100.0, 50.0):
+        _run(tmp_path, f"r{ratio:g}", plain=70.0, tde=80.0, imb_ratio=ratio)
+    summary = summary_table(load_runs(tmp_path))
+    assert list(dict.fromkeys(summary.benchmark)) == [
+        "cifar10_lt-r100",
+        "cifar10_lt-r50",
+        "cifar10_lt-r10",
+        "cifar10_lt-r20",
+    ]

@@ -416,7 +416,8 @@ def table_latex(cmp: pd.DataFrame, caption: str = "") -> str:
 def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Every (benchmark, data, study, method) of ``load_runs`` output: many / medium / few /
     overall as mean, std over runs (seeds) and n. Runs on different data or for another study
-    (reproduction / analysis) are never pooled."""
+    (reproduction / analysis) are never pooled. Benchmarks come in the paper's order (r100, r50,
+    r10), others after them."""
     if "task" in runs:
         runs = runs[runs.task != "detection"]
     if runs.empty:
@@ -424,7 +425,9 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     df = _named(runs)
     for key, default in (("data", NO_DATA_BLOCK), ("study", "reproduction")):
         df[key] = df[key].fillna(default) if key in df else default
-    return _mean_std(df, ["benchmark", "data", "study", "method"], ("many", "medium", "few", "overall"))
+    out = _mean_std(df, ["benchmark", "data", "study", "method"], ("many", "medium", "few", "overall"))
+    order = {b: i for i, b in enumerate(dict.fromkeys(paper_numbers().benchmark))}
+    return out.sort_values("benchmark", key=lambda b: b.map(lambda x: order.get(x, len(order))), kind="stable")
 
 
 def shown_method(df: pd.DataFrame) -> pd.Series:
