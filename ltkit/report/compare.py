@@ -43,8 +43,9 @@ def _record(run_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
 def numbers(source: Source) -> Dict[str, Any]:
     """One side of a comparison: ``name``, ``n`` (runs), ``plain`` / ``tde`` (overall accuracy,
     mean over the runs) with ``plain_std`` / ``tde_std`` (None for one run), ``medium_plain`` /
-    ``medium_tde`` (None where the runs have no medium-shot class, as CIFAR-10-LT at ratio 10), ``code`` ("ltkit"), ``data`` (label), ``machine``, ``precision``, ``commit``
-    and ``params`` (the settings all runs share)."""
+    ``medium_tde`` (None where the runs have no medium-shot class, as CIFAR-10-LT at ratio 10),
+    ``code`` ("ltkit"), ``data`` (label), ``machine``, ``precision``, ``commit`` and ``params``
+    (the settings all runs share)."""
     if isinstance(source, dict):
         return source
     dirs = [source] if isinstance(source, (str, os.PathLike)) else list(source)
